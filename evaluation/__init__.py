@@ -1,0 +1,1 @@
+"""Measuring facegraph on labeled photo sets: loading them, metrics, sweeps and benchmarks."""

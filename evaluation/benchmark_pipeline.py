@@ -1,0 +1,167 @@
+"""Benchmark of the face pipeline on LFW: speed against a naive baseline and the models alone, detection rate,
+and 10-fold verification accuracy. Prints figures and the machine; it asserts nothing.
+
+    python -m evaluation.benchmark_pipeline [--photos 500] [--full-lfw] [--threads]
+
+Speed is compared within the one run (ratios), because the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from evaluation.labeled import datasets_root, load_labeled_set, main_face
+from facegraph.models import load_detector, load_embedder
+from facegraph.pipeline import FacePipeline, PhotoFaces
+
+
+class RecordingSession:
+    """Passes `run` through to a real session and keeps the inputs, so the models can be replayed alone."""
+
+    def __init__(self, session):
+        self.session, self.calls = session, []
+
+    def run(self, names, feeds):
+        self.calls.append((names, feeds))
+        return self.session.run(names, feeds)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, onnxruntime {ort.__version__} "
+            f"({ort.get_device()})")
+
+
+def timed_run(pipeline: FacePipeline, paths) -> tuple[float, list]:
+    start = time.perf_counter()
+    results = list(pipeline.run(paths))
+    return time.perf_counter() - start, results
+
+
+def models_only_seconds(pipeline: FacePipeline, paths) -> float:
+    """Record every session input the pipeline makes for `paths`, then time the sessions alone on them."""
+    detector_session, embedder_session = pipeline.detector.session, pipeline.embedder.session
+    pipeline.detector.session = recorded_detector = RecordingSession(detector_session)
+    pipeline.embedder.session = recorded_embedder = RecordingSession(embedder_session)
+    try:
+        list(pipeline.run(paths))
+    finally:
+        pipeline.detector.session, pipeline.embedder.session = detector_session, embedder_session
+    start = time.perf_counter()
+    for session, recorded in ((detector_session, recorded_detector), (embedder_session, recorded_embedder)):
+        for names, feeds in recorded.calls:
+            session.run(names, feeds)
+    return time.perf_counter() - start
+
+
+def speed(detector_name: str, paths, threads: int) -> None:
+    pipeline = FacePipeline.from_names(detector_name)
+    naive = FacePipeline(
+        load_detector(detector_name, input_size=(640, 640), threads=threads),
+        load_embedder(batch_size=1, threads=threads),
+        batch_size=1,
+    )
+    list(pipeline.run(paths[:20]))  # warm up sessions and caches
+    list(naive.run(paths[:5]))
+    seconds, results = timed_run(pipeline, paths)
+    naive_seconds, naive_results = timed_run(naive, paths)
+    models_seconds = models_only_seconds(pipeline, paths)
+    faces = sum(len(r.faces) for r in results if isinstance(r, PhotoFaces))
+    naive_faces = sum(len(r.faces) for r in naive_results if isinstance(r, PhotoFaces))
+    n = len(paths)
+    print(f"  {detector_name:10s} facegraph   {n / seconds:7.1f} images/s {faces / seconds:7.1f} faces/s  ({faces} faces)")
+    print(f"  {'':10s} naive       {n / naive_seconds:7.1f} images/s {naive_faces / naive_seconds:7.1f} faces/s  "
+          f"({naive_faces} faces; 640x640 letterbox, one face at a time)")
+    print(f"  {'':10s} models only {n / models_seconds:7.1f} images/s  (same session inputs as facegraph)")
+    print(f"  {'':10s} facegraph / naive = {naive_seconds / seconds:.2f}x (target >= 2), "
+          f"facegraph / models only = {models_seconds / seconds:.2f} (target >= 0.8)")
+
+
+def thread_sweep(paths) -> None:
+    """Models-only time of the default pipeline's inputs at 1 and 2 intra-op threads."""
+    for threads in (1, 2):
+        pipeline = FacePipeline(load_detector(threads=threads), load_embedder(threads=threads))
+        models_only_seconds(pipeline, paths[:50])
+        print(f"  intra-op threads {threads}: models only {len(paths) / models_only_seconds(pipeline, paths):.1f} images/s")
+
+
+def lfw_quality(detector_name: str, lfw: Path) -> None:
+    """Main-face detection rate over all of LFW, and 10-fold verification accuracy on pairs.txt."""
+    photos = load_labeled_set(lfw)
+    start = time.perf_counter()
+    results = list(FacePipeline.from_names(detector_name).run([photo.path for photo in photos]))
+    seconds = time.perf_counter() - start
+    embeddings = {}
+    for photo, result in zip(photos, results):
+        face = main_face(result, "centre") if isinstance(result, PhotoFaces) else None
+        if face is not None:
+            embeddings[photo.path.name] = face.embedding
+    rate = len(embeddings) / len(photos)
+    accuracy, missing = verification_accuracy(embeddings, datasets_root() / "meta" / "lfw_protocol" / "pairs.txt")
+    print(f"  {detector_name:10s} main face found in {rate:.2%} of {len(photos)} photos (target >= 99.5%); "
+          f"10-fold verification accuracy {accuracy:.2%} ({missing} pairs with a missed face count as wrong); "
+          f"{len(photos) / seconds:.1f} images/s")
+
+
+def verification_accuracy(embeddings: dict, pairs_file: Path) -> tuple[float, int]:
+    """LFW's protocol: 10 folds of 300 same + 300 different pairs; the threshold is chosen on the other 9 folds."""
+    lines = pairs_file.read_text().split("\n")
+    folds, per_fold = map(int, lines[0].split())
+    scores, same = [], []
+    for line in lines[1 : 1 + folds * 2 * per_fold]:
+        parts = line.split()
+        if len(parts) == 3:
+            a, b, label = (parts[0], int(parts[1])), (parts[0], int(parts[2])), True
+        else:
+            a, b, label = (parts[0], int(parts[1])), (parts[2], int(parts[3])), False
+        va, vb = (embeddings.get(f"{name}_{number:04d}.jpg") for name, number in (a, b))
+        scores.append(float(va @ vb) if va is not None and vb is not None else np.nan)
+        same.append(label)
+    scores, same = np.array(scores), np.array(same)
+    missing = int(np.isnan(scores).sum())
+    fold_of = np.repeat(np.arange(folds), 2 * per_fold)
+    correct = 0
+    for fold in range(folds):
+        train, test = fold_of != fold, fold_of == fold
+        candidates = np.unique(scores[train & ~np.isnan(scores)])
+        best = max(candidates, key=lambda t: np.sum((scores[train] >= t) == same[train]))
+        correct += np.sum((scores[test] >= best) == same[test])  # a NaN score is never >= t: wrong when same
+    return correct / len(scores), missing
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=500, help="LFW photos timed (spread evenly over the set)")
+    parser.add_argument("--full-lfw", action="store_true", help="also detection rate and verification on all of LFW")
+    parser.add_argument("--threads", action="store_true", help="also compare 1 and 2 onnxruntime threads")
+    args = parser.parse_args()
+    lfw = datasets_root() / "lfw"
+    if not lfw.is_dir():
+        raise SystemExit(f"LFW not found at {lfw}; set FACEGRAPH_DATASETS to the labeled sets' folder")
+    every = load_labeled_set(lfw)
+    paths = [photo.path for photo in every[:: max(1, len(every) // args.photos)][: args.photos]]
+    print(f"machine: {machine()}")
+    print(f"speed on {len(paths)} LFW photos:")
+    if args.threads:
+        thread_sweep(paths)
+    for detector_name in ("retinaface", "scrfd"):
+        speed(detector_name, paths, threads=load_embedder().session.get_session_options().intra_op_num_threads)
+    if args.full_lfw:
+        print("quality on all of LFW:")
+        for detector_name in ("retinaface", "scrfd"):
+            lfw_quality(detector_name, lfw)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Photos to embedded faces: decode, detect, align, embed, in batches.
+
+Faces of a photo are numbered left to right (then top to bottom) by their box, so `face_id`
+(`{image_id}_face{n}`) is the same in every run. Boxes and landmarks are in the pixels of the oriented,
+full-size photo, even when it was decoded smaller.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from facegraph.errors import ImageDecodeError
+from facegraph.images import DEFAULT_MAX_SIDE, Photo, iter_photos
+from facegraph.models import ArcFace, Detections, FaceDetector, ModelInfo, load_detector, load_embedder
+from facegraph.models.align import crop
+
+DEFAULT_BATCH_SIZE = 32  # photos decoded and detected together
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected, embedded face."""
+
+    face_id: str
+    image_id: str
+    bbox: tuple[int, int, int, int]  # x1, y1, x2, y2
+    landmarks: np.ndarray  # (5, 2)
+    det_score: float
+    embedding: np.ndarray  # (d,) float32, unit length
+    quality_score: float  # the embedding's norm before normalising
+
+
+@dataclass(frozen=True)
+class PhotoFaces:
+    """The faces of one photo that was read."""
+
+    path: str
+    image_id: str
+    width: int
+    height: int
+    faces: list[Face] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PhotoError:
+    """A photo that could not be read, and why."""
+
+    path: str
+    reason: str
+
+
+class FacePipeline:
+    """Detector + embedder, run over photos in batches.
+
+    >>> pipeline = FacePipeline.from_names("scrfd")              # doctest: +SKIP
+    >>> for result in pipeline.run(["a.jpg", "b.png"]): ...      # doctest: +SKIP
+    """
+
+    def __init__(self, detector: FaceDetector, embedder: ArcFace, *, max_side: int = DEFAULT_MAX_SIDE,
+                 batch_size: int = DEFAULT_BATCH_SIZE):
+        self.detector = detector
+        self.embedder = embedder
+        self.max_side = max_side
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_names(cls, detector: str | os.PathLike = "retinaface", embedder: str | os.PathLike = "arcface", *,
+                   model_dir=None, cache_dir=None, detector_settings: dict | None = None, **kwargs) -> FacePipeline:
+        """Load the models by pinned name or file path and build the pipeline."""
+        return cls(
+            load_detector(detector, model_dir=model_dir, cache_dir=cache_dir, **(detector_settings or {})),
+            load_embedder(embedder, model_dir=model_dir, cache_dir=cache_dir),
+            **kwargs,
+        )
+
+    @property
+    def models(self) -> list[ModelInfo]:
+        """Names, files, hashes and providers of the models, for the run's record."""
+        return [self.detector.info, self.embedder.info]
+
+    def run(self, paths: Iterable[str | os.PathLike]) -> Iterator[PhotoFaces | PhotoError]:
+        """One result per path, in order. A bad photo gives a `PhotoError` and the batch goes on."""
+        batch: list[Photo | ImageDecodeError] = []
+        for item in iter_photos(paths, max_side=self.max_side):
+            batch.append(item)
+            if len(batch) == self.batch_size:
+                yield from self._process(batch)
+                batch = []
+        if batch:
+            yield from self._process(batch)
+
+    def _process(self, batch: list[Photo | ImageDecodeError]) -> list[PhotoFaces | PhotoError]:
+        photos = [item for item in batch if isinstance(item, Photo)]
+        found = self.detector.detect([photo.pixels for photo in photos])
+        crops = [crop(photo.pixels, points) for photo, faces in zip(photos, found) for points in faces.landmarks]
+        vectors, norms = self.embedder.embed(np.stack(crops) if crops else np.zeros((0, 112, 112, 3), np.uint8))
+        results, start = {}, 0
+        for photo, faces in zip(photos, found):
+            end = start + len(faces)
+            results[id(photo)] = _photo_faces(photo, faces, vectors[start:end], norms[start:end])
+            start = end
+        return [
+            results[id(item)] if isinstance(item, Photo) else PhotoError(item.path, item.reason) for item in batch
+        ]
+
+
+def _photo_faces(photo: Photo, found: Detections, vectors: np.ndarray, norms: np.ndarray) -> PhotoFaces:
+    boxes = found.boxes * photo.scale
+    order = np.lexsort((boxes[:, 1], boxes[:, 0]))  # left to right, then top to bottom
+    faces = []
+    for n, i in enumerate(order):
+        x1, y1, x2, y2 = boxes[i]
+        bbox = (max(0, int(round(x1))), max(0, int(round(y1))),
+                min(photo.width, int(round(x2))), min(photo.height, int(round(y2))))
+        faces.append(Face(
+            face_id=f"{photo.image_id}_face{n}",
+            image_id=photo.image_id,
+            bbox=bbox,
+            landmarks=found.landmarks[i] * photo.scale,
+            det_score=float(found.scores[i]),
+            embedding=vectors[i],
+            quality_score=float(norms[i]),
+        ))
+    return PhotoFaces(photo.path, photo.image_id, photo.width, photo.height, faces)

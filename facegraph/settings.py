@@ -1,0 +1,24 @@
+"""The one settings object, read from `FACEGRAPH_*` environment variables; used only at the edges (CLI, Dagster)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from facegraph.images import DEFAULT_MAX_SIDE
+from facegraph.pipeline import DEFAULT_BATCH_SIZE
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FACEGRAPH_")
+
+    detector: str = Field("retinaface", description='"retinaface", "scrfd", or a path to a detector ONNX file')
+    embedder: str = Field("arcface", description='"arcface", or a path to an ArcFace-style 112x112 ONNX file')
+    model_dir: Path | None = Field(None, description="read model files from this folder instead of fetching them")
+    cache_dir: Path | None = Field(None, description="where fetched weights are kept (default ~/.cache/facegraph)")
+    max_side: int = Field(DEFAULT_MAX_SIDE, description="photos are decoded to at most this many pixels a side")
+    batch_size: int = Field(DEFAULT_BATCH_SIZE, description="photos decoded and detected together")
+    score_threshold: float = Field(0.5, description="lowest face detection score kept")
+    min_face_size: int = Field(16, description="smallest face side kept, in decoded pixels")

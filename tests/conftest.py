@@ -1,0 +1,44 @@
+"""Shared fixtures: the labeled photo sets (skipped with a reason when absent) and the real models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evaluation.labeled import DATASETS_ENV, datasets_root
+from facegraph.pipeline import FacePipeline
+
+
+@pytest.fixture(scope="session")
+def datasets():
+    root = datasets_root()
+    if not (root / "five_celebs").is_dir():
+        pytest.skip(f"labeled photo sets not found at {root}; set {DATASETS_ENV} to their folder")
+    return root
+
+
+@pytest.fixture(scope="session", params=["retinaface", "scrfd"])
+def pipeline(request) -> FacePipeline:
+    """The real pipeline, once per detector family."""
+    return FacePipeline.from_names(request.param)
+
+
+@pytest.fixture(scope="session")
+def default_pipeline() -> FacePipeline:
+    return FacePipeline.from_names()
+
+
+@pytest.fixture
+def broken_files(datasets, tmp_path) -> dict:
+    """Files that are not readable photos, each broken in its own way, by name."""
+    good_jpeg = (datasets / "five_celebs" / "Ben_Affleck" / "train_10.jpg").read_bytes()
+    files = {
+        "empty.jpg": b"",
+        "notes.jpg": b"this is a text file, not a photo\n",
+        "noise.png": bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
+        "truncated.jpg": good_jpeg[: len(good_jpeg) // 2],
+        "bad_header.png": b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    return {name: tmp_path / name for name in files} | {"missing.jpg": tmp_path / "missing.jpg"}
