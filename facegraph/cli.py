@@ -1,9 +1,14 @@
-"""The `facegraph` command line: parse, call the library, print. Every error is printed as `Type: message`."""
+"""The `facegraph` command line: parse, call the library, print. Every error is printed as `Type: message`.
+
+Commands carry the names of the `FaceGraph` methods (`cluster-all`, `merge-persons`, ...); those that return data
+print JSON with `--json`.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -12,11 +17,14 @@ from tqdm import tqdm
 from facegraph.errors import FacegraphError
 from facegraph.images import find_photos
 from facegraph.models.weights import sample_photos_dir
+from facegraph.persons import DEFAULT_THRESHOLD, FaceGraph
 from facegraph.pipeline import FacePipeline, PhotoError
 from facegraph.settings import Settings
 
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
-def expand(paths: tuple[str, ...]) -> list[Path]:
+
+def expand(paths) -> list[Path]:
     """Files as given, folders as the photos under them."""
     found: list[Path] = []
     for path in map(Path, paths):
@@ -36,9 +44,25 @@ def pipeline_from(settings: Settings) -> FacePipeline:
     )
 
 
+def graph_from(settings: Settings) -> FaceGraph:
+    """The FaceGraph the settings name; the models load only when a command needs them."""
+    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    return FaceGraph(settings.store if not settings.qdrant_url else None, url=settings.qdrant_url, api_key=key,
+                     pipeline=lambda: pipeline_from(settings))
+
+
+def echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
 @click.group()
-def cli():
+@click.option("--store", type=click.Path(file_okay=False), help="Embedded store folder. Env: FACEGRAPH_STORE.")
+@click.option("--url", help="Qdrant server URL, instead of the embedded store. Env: FACEGRAPH_QDRANT_URL.")
+@click.pass_context
+def cli(ctx, store, url):
     """facegraph: find the people in a photo collection."""
+    overrides = {k: v for k, v in {"store": store, "qdrant_url": url}.items() if v}
+    ctx.obj = Settings(**overrides)
 
 
 @cli.command()
@@ -46,11 +70,12 @@ def cli():
 @click.option("--detector", help='"retinaface" (default), "scrfd", or a detector ONNX file. Env: FACEGRAPH_DETECTOR.')
 @click.option("--embedder", help='"arcface" (default) or an ArcFace-style ONNX file. Env: FACEGRAPH_EMBEDDER.')
 @click.option("--model-dir", type=click.Path(file_okay=False), help="Read model files from this folder (offline).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per photo instead of text.")
-def faces(paths, detector, embedder, model_dir, as_json):
-    """Detect and embed the faces in PATHS (photos or folders; default: the sample group photos)."""
+@json_option
+@click.pass_obj
+def faces(settings, paths, detector, embedder, model_dir, as_json):
+    """Detect and embed the faces in PATHS without storing them (default: the sample group photos)."""
     overrides = {k: v for k, v in {"detector": detector, "embedder": embedder, "model_dir": model_dir}.items() if v}
-    settings = Settings(**overrides)
+    settings = settings.model_copy(update=overrides)
     pipeline = pipeline_from(settings)
     photos = expand(paths or (str(sample_photos_dir(settings.cache_dir)),))
     counts = {"photos": 0, "faces": 0, "errors": 0}
@@ -74,6 +99,158 @@ def faces(paths, detector, embedder, model_dir, as_json):
                err=as_json)
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@json_option
+@click.pass_obj
+def index(settings, paths, as_json):
+    """Add the faces of PATHS (photos or folders) to the store; photos indexed before are skipped."""
+    photos = expand(paths)
+    with graph_from(settings) as graph, tqdm(total=len(photos), unit="photo", disable=None, file=sys.stderr) as bar:
+        report = graph.index(photos, progress=bar.update)
+    for error in report.errors:
+        click.echo(f"skipped {error.path}: {error.reason}", err=True)
+    if as_json:
+        echo_json(asdict(report))
+    else:
+        click.echo(f"{report.indexed} photos indexed, {len(report.new_face_ids)} new faces, "
+                   f"{report.already_indexed} already indexed, {len(report.errors)} unreadable")
+
+
+@cli.command("cluster-all")
+@click.option("--threshold", "similarity_threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True,
+              help="Cosine similarity at or above which two faces are linked.")
+@click.option("--method", default="components", show_default=True, help="Clustering method.")
+@click.pass_obj
+def cluster_all(settings, similarity_threshold, method):
+    """Group every face in the store into persons, keeping corrections."""
+    with graph_from(settings) as graph:
+        click.echo(f"{graph.cluster_all(similarity_threshold, method=method)} persons")
+
+
+@cli.command("assign-person")
+@click.argument("face_id")
+@click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, help="Lowest similarity to join a person.")
+@click.pass_obj
+def assign_person(settings, face_id, threshold):
+    """Give FACE_ID a person (its nearest faces' person, or a new one) and print the person id."""
+    with graph_from(settings) as graph:
+        click.echo(graph.assign_person(face_id, threshold))
+
+
+@cli.command("list-persons")
+@click.option("--limit", type=int, default=100, show_default=True, help="How many persons to list.")
+@click.option("--offset", type=int, default=0, show_default=True, help="How many of the largest to skip.")
+@json_option
+@click.pass_obj
+def list_persons(settings, limit, offset, as_json):
+    """List persons, largest first."""
+    with graph_from(settings) as graph:
+        persons = graph.list_persons(limit, offset)
+    if as_json:
+        echo_json(persons)
+    for person in [] if as_json else persons:
+        click.echo(f"{person['person_id']}  {person['face_count']:5d} faces  {person['name'] or ''}")
+
+
+@cli.command("get-person")
+@click.argument("person_id")
+@json_option
+@click.pass_obj
+def get_person(settings, person_id, as_json):
+    """Show one person and its faces."""
+    with graph_from(settings) as graph:
+        person = graph.get_person(person_id)
+    if as_json:
+        echo_json(person)
+    else:
+        click.echo(f"{person['person_id']} {person['name'] or '(unnamed)'}: {person['face_count']} faces")
+        click.echo("\n".join(person["face_ids"]))
+
+
+@cli.command("merge-persons")
+@click.argument("person_ids", nargs=-1, required=True)
+@click.option("--into", "target", help="The person id to keep (default: the largest person).")
+@click.pass_obj
+def merge_persons(settings, person_ids, target):
+    """Merge PERSON_IDS into one person, for good; prints the id kept."""
+    with graph_from(settings) as graph:
+        click.echo(graph.merge_persons(list(person_ids), target))
+
+
+@cli.command("split-person")
+@click.argument("person_id")
+@click.option("--group", "groups", multiple=True, required=True,
+              help="Comma-separated face ids that become one person; repeat for each group.")
+@click.pass_obj
+def split_person(settings, person_id, groups):
+    """Split groups of faces off PERSON_ID, for good; prints one person id per group."""
+    with graph_from(settings) as graph:
+        ids = graph.split_person(person_id, [[f.strip() for f in g.split(",") if f.strip()] for g in groups])
+    click.echo("\n".join(ids))
+
+
+@cli.command("reassign-face")
+@click.argument("face_id")
+@click.argument("person_id")
+@click.pass_obj
+def reassign_face(settings, face_id, person_id):
+    """Move FACE_ID to PERSON_ID, for good."""
+    with graph_from(settings) as graph:
+        graph.reassign_face(face_id, person_id)
+    click.echo(f"{face_id} -> {person_id}")
+
+
+@cli.command("name-person")
+@click.argument("person_id")
+@click.argument("name")
+@click.pass_obj
+def name_person(settings, person_id, name):
+    """Name PERSON_ID (this also confirms its faces as that person)."""
+    with graph_from(settings) as graph:
+        graph.name_person(person_id, name)
+    click.echo(f"{person_id} is {name}")
+
+
+@cli.command()
+@click.argument("image", type=click.Path())
+@click.option("--limit", type=int, default=10, show_default=True, help="How many faces to return.")
+@json_option
+@click.pass_obj
+def search(settings, image, limit, as_json):
+    """Faces most like the largest face in IMAGE."""
+    with graph_from(settings) as graph:
+        results = graph.search(image, limit)
+    if as_json:
+        echo_json([asdict(r) for r in results])
+    for r in [] if as_json else results:
+        click.echo(f"{r.score:.3f}  {r.face_id}  {r.person_id or '-'}")
+
+
+@cli.command("find-person")
+@click.argument("image", type=click.Path())
+@click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, help="Lowest similarity accepted.")
+@click.pass_obj
+def find_person(settings, image, threshold):
+    """The person of the largest face in IMAGE, or nothing (exit 0) when none is close enough."""
+    with graph_from(settings) as graph:
+        person_id = graph.find_person(image, threshold)
+    click.echo(person_id or "no matching person")
+
+
+@cli.command()
+@click.option("--output", type=click.Path(dir_okay=False), default="persons.html", show_default=True, help="HTML file to write.")
+@click.option("--max-persons", type=int, default=200, show_default=True, help="Largest persons shown.")
+@click.pass_obj
+def gallery(settings, output, max_persons):
+    """Write an HTML page of the persons and their face crops."""
+    from facegraph.gallery import write_gallery
+
+    with graph_from(settings) as graph:
+        path = write_gallery(graph, output, max_persons=max_persons)
+    click.echo(f"wrote {path}")
+
+
 def main():
     try:
         cli(standalone_mode=False)
@@ -82,6 +259,6 @@ def main():
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (FacegraphError, FileNotFoundError) as exc:
+    except (FacegraphError, FileNotFoundError, ValueError) as exc:
         click.secho(f"{type(exc).__name__}: {exc}", fg="red", err=True)
         sys.exit(1)

@@ -20,3 +20,31 @@ class ModelLoadError(FacegraphError):
 
 class WeightsError(FacegraphError):
     """Model weights could not be fetched or failed verification."""
+
+
+class StoreError(FacegraphError):
+    """The face store could not do what was asked."""
+
+
+class StoreLockedError(StoreError):
+    """An embedded store is already open in another process (or another FaceGraph in this one)."""
+
+
+class NotFoundError(FacegraphError, LookupError):
+    """A person or face that was asked for does not exist."""
+
+
+class PersonNotFoundError(NotFoundError):
+    """No person has the given id."""
+
+
+class FaceNotFoundError(NotFoundError):
+    """No face has the given id."""
+
+
+class NoFaceError(FacegraphError):
+    """A query image holds no detectable face."""
+
+
+class InvalidRequestError(FacegraphError, ValueError):
+    """A request contradicts itself or the collection (for example overlapping split groups)."""

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from facegraph.errors import ImageDecodeError
-from facegraph.images import DEFAULT_MAX_SIDE, Photo, iter_photos
+from facegraph.images import DEFAULT_MAX_SIDE, Photo, image_id_of, iter_photos
 from facegraph.models import ArcFace, Detections, FaceDetector, ModelInfo, load_detector, load_embedder
 from facegraph.models.align import crop
 
@@ -92,6 +92,15 @@ class FacePipeline:
                 batch = []
         if batch:
             yield from self._process(batch)
+
+    def run_arrays(self, images: list[np.ndarray]) -> list[PhotoFaces]:
+        """The faces of in-memory RGB uint8 images (path "<array n>", image_id from the pixels)."""
+        photos = [
+            Photo(f"<array {n}>", image_id_of(np.ascontiguousarray(pixels).tobytes()), np.ascontiguousarray(pixels),
+                  pixels.shape[1], pixels.shape[0], 1.0)
+            for n, pixels in enumerate(images)
+        ]
+        return self._process(photos)
 
     def _process(self, batch: list[Photo | ImageDecodeError]) -> list[PhotoFaces | PhotoError]:
         photos = [item for item in batch if isinstance(item, Photo)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from facegraph.images import DEFAULT_MAX_SIDE
@@ -22,3 +22,6 @@ class Settings(BaseSettings):
     batch_size: int = Field(DEFAULT_BATCH_SIZE, description="photos decoded and detected together")
     score_threshold: float = Field(0.5, description="lowest face detection score kept")
     min_face_size: int = Field(16, description="smallest face side kept, in decoded pixels")
+    store: Path | None = Field(None, description="embedded store folder (default ~/.local/share/facegraph/store)")
+    qdrant_url: str | None = Field(None, description="use a Qdrant server at this URL instead of the embedded store")
+    qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server")

@@ -1,0 +1,443 @@
+"""`FaceGraph`: the faces of a photo collection in Qdrant, grouped into persons that people can correct.
+
+Corrections are facts. `merge_persons`, `split_person`, `reassign_face` and `name_person` pin the faces they touch
+to their person (the pins live in the person's record in the `persons` collection); `cluster_all` and
+`assign_person` never move a pinned face and never join faces pinned to different persons.
+
+`person_confidence` of a face is its cosine similarity to the mean direction of the other faces of its person,
+clipped to [0, 1], and 0 for a person of one face (see `clustering.confidences`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from facegraph import clustering
+from facegraph.errors import (
+    FaceNotFoundError, InvalidRequestError, NoFaceError, PersonNotFoundError,
+)
+from facegraph.images import image_id_of
+from facegraph.person_ids import carry_over_ids, derived_person_id
+from facegraph.pipeline import Face, FacePipeline, PhotoError, PhotoFaces
+from facegraph.store.base import FACES, PERSONS, PHOTOS, FaceStore
+
+DEFAULT_THRESHOLD = 0.6
+CLUSTERED, CORRECTED = "clustered", "corrected"  # a person record's `kind`: made by clustering, or touched by a person
+ASSIGN_NEIGHBOURS = 10
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    face_id: str
+    image_id: str
+    person_id: str | None
+    score: float
+    bbox: list[int]
+
+
+@dataclass
+class IndexReport:
+    """What an `index` call did."""
+
+    photos: int = 0  # photos given
+    indexed: int = 0  # photos read and embedded now
+    already_indexed: int = 0  # photos skipped because their content was indexed before
+    new_face_ids: list[str] = field(default_factory=list)
+    errors: list[PhotoError] = field(default_factory=list)
+
+
+def open_store(location: str | os.PathLike | None = None, *, url: str | None = None, api_key: str | None = None) -> FaceStore:
+    """The embedded store at `location` (default: `default_store_path()`), or a Qdrant server at `url`."""
+    if location is not None and url is not None:
+        raise ValueError("give a store path or a Qdrant url, not both")
+    if url is not None:
+        from facegraph.store.server import ServerStore
+
+        return ServerStore(url, api_key=api_key)
+    from facegraph.store.embedded import EmbeddedStore
+
+    return EmbeddedStore(location)
+
+
+class FaceGraph:
+    """The persons API over one face store.
+
+    >>> with FaceGraph("~/photos.facegraph") as graph:              # doctest: +SKIP
+    ...     graph.index(["holiday/"])
+    ...     graph.cluster_all(similarity_threshold=0.4)
+    """
+
+    def __init__(self, location: str | os.PathLike | None = None, *, url: str | None = None,
+                 api_key: str | None = None, store: FaceStore | None = None,
+                 pipeline: FacePipeline | Callable[[], FacePipeline] | None = None):
+        self.store = store or open_store(location, url=url, api_key=api_key)
+        self._pipeline = pipeline if pipeline is not None else FacePipeline.from_names
+
+    @property
+    def pipeline(self) -> FacePipeline:
+        """The face pipeline; given as a factory, the models load on first use, not for every call."""
+        if not isinstance(self._pipeline, FacePipeline):
+            self._pipeline = self._pipeline()
+        return self._pipeline
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- indexing -------------------------------------------------------------------------------------------
+
+    def index(self, paths, *, progress=None) -> IndexReport:
+        """Detect, embed and store the faces of `paths`. A photo whose content is already indexed is skipped, so
+        indexing twice changes nothing; unreadable photos are reported in the result and the rest go on.
+
+        `progress`, if given, is called with the number of photos done after each one (for a progress bar).
+        """
+        paths = [Path(p) for p in paths]
+        report = IndexReport(photos=len(paths))
+        ids = {}
+        for path in paths:
+            try:
+                ids[path] = image_id_of(path.read_bytes())
+            except OSError:
+                pass  # the pipeline reports it with its reason
+        known = {p.payload["image_id"] for p in self.store.retrieve(PHOTOS, sorted(set(ids.values())))}
+        todo = [path for path in paths if ids.get(path) not in known]
+        report.already_indexed = len(paths) - len(todo)
+        if progress:
+            progress(report.already_indexed)
+        for result in self.pipeline.run(todo):
+            if isinstance(result, PhotoError):
+                report.errors.append(result)
+            else:
+                self._store_photo(result)
+                report.indexed += 1
+                report.new_face_ids.extend(face.face_id for face in result.faces)
+            if progress:
+                progress(1)
+        self.store.optimize()
+        return report
+
+    def _store_photo(self, photo: PhotoFaces) -> None:
+        stamp = now()
+        if photo.faces:
+            self.store.upsert(
+                FACES,
+                [face.face_id for face in photo.faces],
+                [face_payload(face, stamp) for face in photo.faces],
+                np.stack([face.embedding for face in photo.faces]),
+            )
+        self.store.upsert(PHOTOS, [photo.image_id], [{
+            "image_id": photo.image_id, "path": str(Path(photo.path).resolve()), "width": photo.width,
+            "height": photo.height, "faces": len(photo.faces), "indexed_at": stamp,
+        }])
+
+    # ---- clustering -----------------------------------------------------------------------------------------
+
+    def cluster_all(self, similarity_threshold: float = DEFAULT_THRESHOLD, *, method: str = "components",
+                    neighbours: int = clustering.DEFAULT_NEIGHBOURS) -> int:
+        """Group every face into persons; returns the number of persons.
+
+        Builds the neighbour graph (each face's `neighbours` nearest faces with cosine >= `similarity_threshold`),
+        clusters it with `method`, keeps corrections, carries person ids over and writes only what changed.
+        """
+        if method not in clustering.METHODS:
+            raise ValueError(f"method must be one of {sorted(clustering.METHODS)}, got {method!r}")
+        faces = self.store.scroll(FACES, with_vectors=True)
+        if not faces:
+            return 0
+        faces.sort(key=lambda point: point.payload["face_id"])  # the same input in the same order, every run
+        face_ids = [point.payload["face_id"] for point in faces]
+        vectors = np.stack([point.vector for point in faces])
+        pins = self._pins()
+        pinned_persons = sorted(set(pins.values()))
+        number = {person_id: n for n, person_id in enumerate(pinned_persons)}
+        pinned = np.array([number.get(pins.get(face_id), -1) for face_id in face_ids])
+        graph = clustering.neighbour_graph(vectors, threshold=similarity_threshold, k=neighbours)
+        labels = clustering.METHODS[method](graph, pinned)
+        reserved = {int(labels[i]): pinned_persons[pinned[i]] for i in np.flatnonzero(pinned >= 0)}
+        ids = carry_over_ids(labels, face_ids, [p.payload.get("person_id") for p in faces], reserved)
+        person_of = [ids[label] for label in labels]
+        confidence = clustering.confidences(vectors, labels)
+        self._write_assignments(faces, person_of, confidence)
+        self._sync_persons(face_ids, person_of, confidence, faces)
+        return len(set(person_of))
+
+    def assign_person(self, face_id: str, threshold: float = DEFAULT_THRESHOLD) -> str:
+        """Give one face a person: its pinned person, else the person its nearest faces (cosine >= `threshold`)
+        vote for, else a new person of its own. Returns the person id."""
+        face = self._face(face_id, with_vector=True)
+        pinned = self.store.scroll(PERSONS, where={"pinned_faces": face_id})
+        person_id = pinned[0].payload["person_id"] if pinned else None
+        if person_id is None:
+            hits = self.store.search(face.vector[None], limit=ASSIGN_NEIGHBOURS + 1, threshold=threshold)[0]
+            votes = Counter()
+            for hit in hits:
+                if hit.payload["face_id"] != face_id and hit.payload.get("person_id"):
+                    votes[hit.payload["person_id"]] += hit.score
+            # most similarity wins; ties go to the smaller id so that runs agree
+            person_id = min(votes, key=lambda p: (-votes[p], p)) if votes else derived_person_id(face_id)
+        others = [p for p in self.store.scroll(FACES, where={"person_id": person_id}, with_vectors=True)
+                  if p.payload["face_id"] != face_id]
+        confidence = _confidence_against(face.vector, [p.vector for p in others])
+        self.store.set_payload(FACES, [face_id], {"person_id": person_id, "person_confidence": confidence})
+        self._touch_person(person_id, representative=face_id if not others else None)
+        previous = face.payload.get("person_id")
+        if previous and previous != person_id:
+            self._drop_if_empty(previous)
+        return person_id
+
+    # ---- reading persons ------------------------------------------------------------------------------------
+
+    def get_person(self, person_id: str) -> dict:
+        """A person's record: name, representative face, times, face count and face ids."""
+        record = self._person(person_id)
+        face_ids = sorted(p.payload["face_id"] for p in self.store.scroll(FACES, where={"person_id": person_id}))
+        return _public(record) | {"face_count": len(face_ids), "face_ids": face_ids}
+
+    def list_persons(self, limit: int = 100, offset: int = 0) -> list[dict]:
+        """Persons, largest first (ties by id), with their face counts."""
+        counts = self.store.value_counts(FACES, "person_id")
+        page = sorted(counts, key=lambda p: (-counts[p], p))[offset : offset + limit]
+        records = {r.payload["person_id"]: r.payload for r in self.store.retrieve(PERSONS, page)}
+        return [_public(records.get(p, {"person_id": p})) | {"face_count": counts[p]} for p in page]
+
+    # ---- corrections ----------------------------------------------------------------------------------------
+
+    def merge_persons(self, person_ids: list[str], target_person_id: str | None = None) -> str:
+        """Make one person of several; returns the id kept (`target_person_id`, else the largest person's)."""
+        person_ids = list(dict.fromkeys(person_ids))
+        if len(person_ids) < 2:
+            raise InvalidRequestError(f"merging needs at least two different persons, got {person_ids}")
+        records = {p: self._person(p) for p in person_ids}
+        members = {p: self._face_ids_of(p) for p in person_ids}
+        if target_person_id is None:
+            target_person_id = max(person_ids, key=lambda p: (len(members[p]), -person_ids.index(p)))
+        elif target_person_id not in person_ids:
+            raise InvalidRequestError(f"target {target_person_id} is not among the persons merged {person_ids}")
+        all_faces = sorted(f for faces in members.values() for f in faces)
+        name = records[target_person_id].get("name") or next((r["name"] for r in records.values() if r.get("name")), None)
+        self.store.set_payload(FACES, all_faces, {"person_id": target_person_id})
+        self._pin(target_person_id, all_faces, name=name)
+        self.store.delete(PERSONS, [p for p in person_ids if p != target_person_id])
+        self._refresh_confidences(target_person_id)
+        return target_person_id
+
+    def split_person(self, person_id: str, face_groups: list[list[str]]) -> list[str]:
+        """Split faces off a person: each group becomes a person, returned in order. If the groups cover every
+        face, the first group keeps the person's id and name; otherwise the faces left over keep them."""
+        record = self._person(person_id)
+        members = set(self._face_ids_of(person_id))
+        groups = [sorted(set(group)) for group in face_groups]
+        listed = [f for group in groups for f in group]
+        if not groups or any(not group for group in groups):
+            raise InvalidRequestError("split needs one or more non-empty face groups")
+        if len(listed) != len(set(listed)):
+            raise InvalidRequestError(f"split groups overlap: {sorted(f for f, n in Counter(listed).items() if n > 1)}")
+        if outside := sorted(set(listed) - members):
+            raise InvalidRequestError(f"faces {outside} are not faces of {person_id}")
+        rest = sorted(members - set(listed))
+        keeps_id = 0 if not rest else None
+        new_ids = [person_id if n == keeps_id else derived_person_id(person_id, "split", *group)
+                   for n, group in enumerate(groups)]
+        for new_id, group in zip(new_ids, groups):
+            self.store.set_payload(FACES, group, {"person_id": new_id})
+            self._pin(new_id, group, name=record.get("name") if new_id == person_id else None, replace=True)
+        if rest:
+            self._pin(person_id, rest, name=record.get("name"), replace=True)
+        for new_id in set(new_ids) | {person_id}:
+            self._refresh_confidences(new_id)
+        return new_ids
+
+    def reassign_face(self, face_id: str, target_person_id: str) -> None:
+        """Move one face to another person, for good."""
+        face = self._face(face_id)
+        self._person(target_person_id)
+        previous = face.payload.get("person_id")
+        self.store.set_payload(FACES, [face_id], {"person_id": target_person_id})
+        self._pin(target_person_id, [face_id])  # also unpins it from any other person
+        if previous and previous != target_person_id:
+            if not self._drop_if_empty(previous):
+                self._refresh_confidences(previous)
+        self._refresh_confidences(target_person_id)
+
+    def name_person(self, person_id: str, name: str) -> None:
+        """Name a person. Naming confirms the person: its faces are pinned to it, so the name stays with them."""
+        if not name or not name.strip():
+            raise InvalidRequestError("a name must not be empty")
+        self._person(person_id)
+        self._pin(person_id, self._face_ids_of(person_id), name=name.strip())
+
+    # ---- queries by photo -----------------------------------------------------------------------------------
+
+    def search(self, image, limit: int = 10) -> list[SearchResult]:
+        """The faces most like the largest face in `image` (a path or an RGB array), best first."""
+        hits = self.store.search(self._query_face(image).embedding[None], limit=limit)[0]
+        return [SearchResult(h.payload["face_id"], h.payload["image_id"], h.payload.get("person_id"), h.score,
+                             h.payload["bbox"]) for h in hits]
+
+    def find_person(self, image, threshold: float = DEFAULT_THRESHOLD) -> str | None:
+        """The person whose faces are most like the largest face in `image`, or None if none reaches `threshold`."""
+        hits = self.store.search(self._query_face(image).embedding[None], limit=ASSIGN_NEIGHBOURS, threshold=threshold)[0]
+        votes = Counter()
+        for hit in hits:
+            if hit.payload.get("person_id"):
+                votes[hit.payload["person_id"]] += hit.score
+        return min(votes, key=lambda p: (-votes[p], p)) if votes else None
+
+    # ---- helpers --------------------------------------------------------------------------------------------
+
+    def _query_face(self, image) -> Face:
+        """The largest face of a query image (a path or an RGB array)."""
+        if isinstance(image, np.ndarray):
+            result = self.pipeline.run_arrays([image])[0]
+        else:
+            [result] = list(self.pipeline.run([image]))
+            if isinstance(result, PhotoError):
+                raise NoFaceError(f"cannot read query image {result.path}: {result.reason}")
+        if not result.faces:
+            raise NoFaceError(f"no face found in query image {result.path}")
+        return max(result.faces, key=lambda f: (f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]))
+
+    def _face(self, face_id: str, *, with_vector: bool = False):
+        found = self.store.retrieve(FACES, [face_id], with_vectors=with_vector)
+        if not found:
+            raise FaceNotFoundError(f"no face {face_id!r} in the collection")
+        return found[0]
+
+    def _person(self, person_id: str) -> dict:
+        found = self.store.retrieve(PERSONS, [person_id])
+        if not found:
+            raise PersonNotFoundError(f"no person {person_id!r}; list them with `facegraph list-persons`")
+        return found[0].payload
+
+    def _face_ids_of(self, person_id: str) -> list[str]:
+        return sorted(p.payload["face_id"] for p in self.store.scroll(FACES, where={"person_id": person_id}))
+
+    def _pins(self) -> dict[str, str]:
+        """face_id -> person_id for every face a correction pinned."""
+        return {face_id: record.payload["person_id"]
+                for record in self.store.scroll(PERSONS, where={"kind": CORRECTED})
+                for face_id in record.payload.get("pinned_faces", [])}
+
+    def _pin(self, person_id: str, face_ids: list[str], *, name: str | None = None, replace: bool = False) -> None:
+        """Record that `face_ids` belong to `person_id` by correction (added to its pins, or replacing them)."""
+        for other, faces in self._pinned_elsewhere(person_id, face_ids).items():
+            self._unpin(other, faces)
+        found = self.store.retrieve(PERSONS, [person_id])
+        record = found[0].payload if found else _new_person(person_id, face_ids[0] if face_ids else None)
+        pinned = set() if replace else set(record.get("pinned_faces", []))
+        record = record | {"kind": CORRECTED, "pinned_faces": sorted(pinned | set(face_ids)), "updated_at": now()}
+        if name is not None:
+            record["name"] = name
+        self.store.upsert(PERSONS, [person_id], [record])
+
+    def _pinned_elsewhere(self, person_id: str, face_ids: list[str]) -> dict[str, list[str]]:
+        """Persons other than `person_id` that hold pins on any of `face_ids`, with those faces."""
+        moving, elsewhere = set(face_ids), defaultdict(list)
+        for record in self.store.scroll(PERSONS, where={"pinned_faces": sorted(moving)}) if moving else []:
+            if record.payload["person_id"] != person_id:
+                elsewhere[record.payload["person_id"]] = sorted(moving & set(record.payload["pinned_faces"]))
+        return elsewhere
+
+    def _unpin(self, person_id: str, face_ids: list[str]) -> None:
+        found = self.store.retrieve(PERSONS, [person_id])
+        if found:
+            record = found[0].payload
+            remaining = sorted(set(record.get("pinned_faces", [])) - set(face_ids))
+            self.store.set_payload(PERSONS, [person_id], {"pinned_faces": remaining, "updated_at": now()})
+
+    def _touch_person(self, person_id: str, *, representative: str | None = None) -> None:
+        found = self.store.retrieve(PERSONS, [person_id])
+        if not found:
+            self.store.upsert(PERSONS, [person_id], [_new_person(person_id, representative)])
+        else:
+            self.store.set_payload(PERSONS, [person_id], {"updated_at": now()})
+
+    def _drop_if_empty(self, person_id: str) -> bool:
+        if self.store.count(FACES, where={"person_id": person_id}) == 0:
+            self.store.delete(PERSONS, [person_id])
+            return True
+        return False
+
+    def _refresh_confidences(self, person_id: str) -> None:
+        faces = self.store.scroll(FACES, where={"person_id": person_id}, with_vectors=True)
+        if not faces:
+            return
+        scores = clustering.confidences(np.stack([p.vector for p in faces]), np.zeros(len(faces), dtype=np.int64))
+        self._write_assignments(faces, [person_id] * len(faces), scores)
+        best = faces[int(np.argmax(scores))].payload["face_id"]
+        self.store.set_payload(PERSONS, [person_id], {"representative_face_id": best, "updated_at": now()})
+
+    def _write_assignments(self, faces, person_of, confidence) -> None:
+        """Rewrite only the faces whose person or confidence changed, in pages."""
+        changed = [i for i, point in enumerate(faces)
+                   if point.payload.get("person_id") != person_of[i]
+                   or point.payload.get("person_confidence") is None
+                   or abs(point.payload["person_confidence"] - confidence[i]) > 1e-6]
+        if not changed:
+            return
+        payloads = [faces[i].payload | {"person_id": person_of[i], "person_confidence": float(confidence[i])}
+                    for i in changed]
+        self.store.upsert(FACES, [p["face_id"] for p in payloads], payloads, np.stack([faces[i].vector for i in changed]))
+
+    def _sync_persons(self, face_ids, person_of, confidence, faces) -> None:
+        """Create records for new persons, refresh representatives, delete records of persons left without faces."""
+        best: dict[str, int] = {}
+        for i, person_id in enumerate(person_of):
+            if person_id not in best or (confidence[i], -i) > (confidence[best[person_id]], -best[person_id]):
+                best[person_id] = i
+        existing = {p.payload["person_id"]: p.payload for p in self.store.scroll(PERSONS)}
+        stamp = now()
+        writes = []
+        for person_id, i in sorted(best.items()):
+            record = existing.get(person_id) or _new_person(person_id, face_ids[i], stamp)
+            if record.get("representative_face_id") != face_ids[i] or person_id not in existing:
+                writes.append(record | {"representative_face_id": face_ids[i], "updated_at": stamp})
+        self.store.upsert(PERSONS, [r["person_id"] for r in writes], writes)
+        self.store.delete(PERSONS, sorted(set(existing) - set(best)))
+
+
+def face_payload(face: Face, indexed_at: str) -> dict:
+    """The seed's payload of a face point, exactly these fields."""
+    return {
+        "face_id": face.face_id,
+        "image_id": face.image_id,
+        "bbox": [int(v) for v in face.bbox],
+        "person_id": None,
+        "person_confidence": None,
+        "det_score": float(face.det_score),
+        "quality_score": float(face.quality_score),
+        "indexed_at": indexed_at,
+    }
+
+
+def _new_person(person_id: str, representative: str | None, stamp: str | None = None) -> dict:
+    stamp = stamp or now()
+    return {"person_id": person_id, "name": None, "representative_face_id": representative,
+            "created_at": stamp, "updated_at": stamp, "kind": CLUSTERED, "pinned_faces": []}
+
+
+def _public(record: dict) -> dict:
+    return {key: record.get(key) for key in ("person_id", "name", "representative_face_id", "created_at", "updated_at")}
+
+
+def _confidence_against(vector: np.ndarray, others: list[np.ndarray]) -> float:
+    """`person_confidence` of a face joining `others` (the same definition as `clustering.confidences`)."""
+    group = np.stack([vector, *others])
+    return float(clustering.confidences(group, np.zeros(len(group), dtype=np.int64))[0])

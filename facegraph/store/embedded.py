@@ -1,0 +1,149 @@
+"""The embedded backend: Qdrant Edge, the Qdrant engine in this process, one shard per collection on disk.
+
+An embedded store is opened by one process at a time. A lock file makes a second opening fail at once with
+`StoreLockedError` instead of two engines writing the same files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+import numpy as np
+from qdrant_edge import (
+    CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FacetRequest, FieldCondition, Filter,
+    IsNullCondition, MatchAny, MatchValue, PayloadSchemaType, Point, Query, QueryBatchRequest, QueryRequest,
+    ScrollRequest, UpdateOperation,
+)
+
+from facegraph.errors import StoreError, StoreLockedError
+from facegraph.store.base import (
+    COLLECTIONS, FACES, KEYWORD_INDEXES, PLACEHOLDER_VECTOR, FaceStore, Hit, StoredPoint, point_id,
+)
+
+PAGE = 2048
+_LOCK_FILE = ".facegraph.lock"
+
+
+def default_store_path() -> Path:
+    """`$FACEGRAPH_STORE`, else `$XDG_DATA_HOME/facegraph/store`, else `~/.local/share/facegraph/store`."""
+    if os.environ.get("FACEGRAPH_STORE"):
+        return Path(os.environ["FACEGRAPH_STORE"])
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "facegraph" / "store"
+
+
+def to_filter(where: dict | None) -> Filter | None:
+    if not where:
+        return None
+    conditions = []
+    for key, value in where.items():
+        if value is None:
+            conditions.append(IsNullCondition(key))
+        elif isinstance(value, (list, tuple, set)):
+            conditions.append(FieldCondition(key, match=MatchAny(list(value))))
+        else:
+            conditions.append(FieldCondition(key, match=MatchValue(value)))
+    return Filter(must=conditions)
+
+
+class EmbeddedStore(FaceStore):
+    """Qdrant Edge shards under `path` (`faces/`, `persons/`, `photos/`)."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, dimension: int = 512):
+        self.path = Path(path) if path else default_store_path()
+        self.dimension = dimension
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.path / _LOCK_FILE, "w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise StoreLockedError(
+                f"store at {self.path} is open in another process; close it there first, or use a Qdrant server "
+                "(FACEGRAPH_QDRANT_URL) for concurrent access"
+            ) from None
+        self._shards = {name: self._open(name) for name in COLLECTIONS}
+
+    def _open(self, name: str) -> EdgeShard:
+        size = self.dimension if name == FACES else len(PLACEHOLDER_VECTOR)
+        config = EdgeConfig(vectors=EdgeVectorParams(size=size, distance=Distance.Cosine))
+        folder = self.path / name
+        try:
+            if (folder / "edge_config.json").is_file():
+                return EdgeShard.load(str(folder), config)
+            shard = EdgeShard.create(str(folder), config)
+        except Exception as exc:  # the engine raises plain RuntimeError/ValueError with its own message
+            raise StoreError(f"cannot open the {name} collection at {folder}: {exc}") from exc
+        for field in KEYWORD_INDEXES[name]:
+            shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
+        return shard
+
+    def upsert(self, collection, keys, payloads, vectors=None):
+        if not keys:
+            return
+        rows = vectors.tolist() if vectors is not None else [PLACEHOLDER_VECTOR] * len(keys)
+        points = [Point(point_id(key), row, payload) for key, row, payload in zip(keys, rows, payloads)]
+        for start in range(0, len(points), PAGE):
+            self._shards[collection].update(UpdateOperation.upsert_points(points[start : start + PAGE]))
+
+    def retrieve(self, collection, keys, *, with_vectors=False):
+        if not keys:
+            return []
+        records = self._shards[collection].retrieve([point_id(key) for key in keys], True, with_vectors)
+        return [self._stored(record, with_vectors) for record in records]
+
+    def delete(self, collection, keys):
+        if keys:
+            self._shards[collection].update(UpdateOperation.delete_points([point_id(key) for key in keys]))
+
+    def set_payload(self, collection, keys, payload):
+        if keys:
+            self._shards[collection].update(UpdateOperation.set_payload([point_id(key) for key in keys], payload))
+
+    def scroll(self, collection, *, where=None, with_vectors=False):
+        shard, found, offset = self._shards[collection], [], None
+        while True:
+            request = ScrollRequest(offset=offset, limit=PAGE, filter=to_filter(where), with_payload=True,
+                                    with_vector=with_vectors)
+            records, offset = shard.scroll(request)
+            found.extend(self._stored(record, with_vectors) for record in records)
+            if offset is None:
+                return found
+
+    def search(self, queries, *, limit, threshold=None, where=None):
+        requests = [
+            QueryRequest(limit=limit, query=Query.Nearest(row), filter=to_filter(where), score_threshold=threshold,
+                         with_payload=True)
+            for row in np.asarray(queries, dtype=np.float32).tolist()
+        ]
+        results = self._shards[FACES].query_batch(QueryBatchRequest(requests)) if requests else []
+        return [[Hit(point.payload, float(point.score)) for point in points] for points in results]
+
+    def count(self, collection, *, where=None):
+        return self._shards[collection].count(CountRequest(filter=to_filter(where)))
+
+    def value_counts(self, collection, key):
+        limit = max(1, self.count(collection))
+        response = self._shards[collection].facet(FacetRequest(key=key, limit=limit, exact=True))
+        return {hit.value: hit.count for hit in response}
+
+    def optimize(self):
+        # Bulk writes land in unindexed segments; the optimizers build the HNSW and payload indexes.
+        for shard in self._shards.values():
+            shard.optimize()
+
+    def close(self):
+        if self._lock.closed:
+            return
+        for shard in self._shards.values():
+            shard.flush()
+            shard.close()
+        self._lock.close()  # releases the lock
+
+    @staticmethod
+    def _stored(record, with_vectors: bool) -> StoredPoint:
+        vector = record.vector if with_vectors else None
+        if isinstance(vector, dict):
+            vector = next(iter(vector.values()))
+        return StoredPoint(record.payload or {}, np.asarray(vector, dtype=np.float32) if vector is not None else None)

@@ -1,0 +1,119 @@
+"""The server backend: a Qdrant server or cluster through `qdrant-client` (URL and API key).
+
+`QdrantClient(path=...)`, qdrant-client's local mode, also works here; the tests use it as the stand-in for a
+server, which cannot be installed on the test machines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
+
+from facegraph.errors import StoreError, StoreLockedError
+from facegraph.store.base import (
+    COLLECTIONS, FACES, KEYWORD_INDEXES, PLACEHOLDER_VECTOR, FaceStore, Hit, StoredPoint, point_id,
+)
+
+PAGE = 2048
+
+
+def to_filter(where: dict | None) -> models.Filter | None:
+    if not where:
+        return None
+    conditions = []
+    for key, value in where.items():
+        if value is None:
+            conditions.append(models.IsNullCondition(is_null=models.PayloadField(key=key)))
+        elif isinstance(value, (list, tuple, set)):
+            conditions.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(value))))
+        else:
+            conditions.append(models.FieldCondition(key=key, match=models.MatchValue(value=value)))
+    return models.Filter(must=conditions)
+
+
+class ServerStore(FaceStore):
+    """Collections `<prefix>faces`, `<prefix>persons`, `<prefix>photos` on a Qdrant server."""
+
+    def __init__(self, url: str | None = None, *, api_key: str | None = None, path: str | None = None,
+                 prefix: str = "facegraph_", dimension: int = 512):
+        if bool(url) == bool(path):
+            raise ValueError("give a Qdrant url or a local path, not both and not neither")
+        self.dimension = dimension
+        self.is_server = bool(url)
+        self.names = {name: prefix + name for name in COLLECTIONS}
+        try:
+            self.client = QdrantClient(url=url, api_key=api_key) if url else QdrantClient(path=path)
+            for name in COLLECTIONS:
+                self._ensure(name)
+        except RuntimeError as exc:
+            if "already accessed" in str(exc):
+                raise StoreLockedError(f"store at {path} is open in another process; {exc}") from exc
+            raise StoreError(f"cannot open Qdrant at {path}: {exc}") from exc
+        except (UnexpectedResponse, OSError) as exc:
+            raise StoreError(f"cannot open Qdrant at {url or path}: {exc}") from exc
+
+    def _ensure(self, name: str) -> None:
+        collection = self.names[name]
+        if self.client.collection_exists(collection):
+            return
+        size = self.dimension if name == FACES else len(PLACEHOLDER_VECTOR)
+        self.client.create_collection(collection, vectors_config=models.VectorParams(size=size, distance=models.Distance.COSINE))
+        for field in KEYWORD_INDEXES[name] if self.is_server else ():  # local mode has no payload indexes
+            self.client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
+
+    def upsert(self, collection, keys, payloads, vectors=None):
+        rows = vectors.tolist() if vectors is not None else [PLACEHOLDER_VECTOR] * len(keys)
+        points = [models.PointStruct(id=point_id(k), vector=row, payload=p) for k, row, p in zip(keys, rows, payloads)]
+        for start in range(0, len(points), PAGE):
+            self.client.upsert(self.names[collection], points[start : start + PAGE], wait=True)
+
+    def retrieve(self, collection, keys, *, with_vectors=False):
+        if not keys:
+            return []
+        records = self.client.retrieve(self.names[collection], [point_id(k) for k in keys], with_vectors=with_vectors)
+        return [_stored(record) for record in records]
+
+    def delete(self, collection, keys):
+        if keys:
+            self.client.delete(self.names[collection], models.PointIdsList(points=[point_id(k) for k in keys]), wait=True)
+
+    def set_payload(self, collection, keys, payload):
+        if keys:
+            self.client.set_payload(self.names[collection], payload, points=[point_id(k) for k in keys], wait=True)
+
+    def scroll(self, collection, *, where=None, with_vectors=False):
+        found, offset = [], None
+        while True:
+            records, offset = self.client.scroll(self.names[collection], scroll_filter=to_filter(where), limit=PAGE,
+                                                 offset=offset, with_payload=True, with_vectors=with_vectors)
+            found.extend(_stored(record) for record in records)
+            if offset is None:
+                return found
+
+    def search(self, queries, *, limit, threshold=None, where=None):
+        requests = [
+            models.QueryRequest(query=row, limit=limit, filter=to_filter(where), score_threshold=threshold,
+                                with_payload=True)
+            for row in np.asarray(queries, dtype=np.float32).tolist()
+        ]
+        results = self.client.query_batch_points(self.names[FACES], requests) if requests else []
+        return [[Hit(point.payload, float(point.score)) for point in result.points] for result in results]
+
+    def count(self, collection, *, where=None):
+        return self.client.count(self.names[collection], count_filter=to_filter(where), exact=True).count
+
+    def value_counts(self, collection, key):
+        limit = max(1, self.count(collection))
+        response = self.client.facet(self.names[collection], key, limit=limit, exact=True)
+        return {hit.value: hit.count for hit in response.hits}
+
+    def close(self):
+        self.client.close()
+
+
+def _stored(record) -> StoredPoint:
+    vector = record.vector
+    if isinstance(vector, dict):
+        vector = next(iter(vector.values()))
+    return StoredPoint(record.payload or {}, np.asarray(vector, dtype=np.float32) if vector is not None else None)
