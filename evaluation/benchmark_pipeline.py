@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from evaluation.labeled import datasets_root, load_labeled_set, main_face
+from evaluation.embeddings import labeled_embeddings
+from evaluation.labeled import datasets_root, load_labeled_set
 from facegraph.models import load_detector, load_embedder
 from facegraph.pipeline import FacePipeline, PhotoFaces
 
@@ -97,21 +98,16 @@ def thread_sweep(paths) -> None:
 
 
 def lfw_quality(detector_name: str, lfw: Path) -> None:
-    """Main-face detection rate over all of LFW, and 10-fold verification accuracy on pairs.txt."""
+    """Main-face detection rate over all of LFW, and 10-fold verification accuracy on pairs.txt. The embeddings
+    are cached (and reused by the sweeps)."""
+    embeddings = labeled_embeddings(lfw, FacePipeline.from_names(detector_name))
     photos = load_labeled_set(lfw)
-    start = time.perf_counter()
-    results = list(FacePipeline.from_names(detector_name).run([photo.path for photo in photos]))
-    seconds = time.perf_counter() - start
-    embeddings = {}
-    for photo, result in zip(photos, results):
-        face = main_face(result, "centre") if isinstance(result, PhotoFaces) else None
-        if face is not None:
-            embeddings[photo.path.name] = face.embedding
-    rate = len(embeddings) / len(photos)
-    accuracy, missing = verification_accuracy(embeddings, datasets_root() / "meta" / "lfw_protocol" / "pairs.txt")
-    print(f"  {detector_name:10s} main face found in {rate:.2%} of {len(photos)} photos (target >= 99.5%); "
-          f"10-fold verification accuracy {accuracy:.2%} ({missing} pairs with a missed face count as wrong); "
-          f"{len(photos) / seconds:.1f} images/s")
+    vectors = {photo.path.name: embeddings.vectors[face]
+               for photo, face in zip(photos, embeddings.main_faces) if face >= 0}
+    accuracy, missing = verification_accuracy(vectors, datasets_root() / "meta" / "lfw_protocol" / "pairs.txt")
+    print(f"  {detector_name:10s} main face found in {embeddings.detection_rate:.2%} of {len(photos)} photos "
+          f"(target >= 99.5%); 10-fold verification accuracy {accuracy:.2%} ({missing} pairs with a missed face "
+          f"count as wrong); embedded at {len(photos) / embeddings.seconds:.1f} images/s")
 
 
 def verification_accuracy(embeddings: dict, pairs_file: Path) -> tuple[float, int]:
@@ -145,6 +141,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=500, help="LFW photos timed (spread evenly over the set)")
     parser.add_argument("--full-lfw", action="store_true", help="also detection rate and verification on all of LFW")
     parser.add_argument("--threads", action="store_true", help="also compare 1 and 2 onnxruntime threads")
+    parser.add_argument("--no-speed", action="store_true", help="skip the speed figures")
     args = parser.parse_args()
     lfw = datasets_root() / "lfw"
     if not lfw.is_dir():
@@ -152,11 +149,12 @@ def main() -> None:
     every = load_labeled_set(lfw)
     paths = [photo.path for photo in every[:: max(1, len(every) // args.photos)][: args.photos]]
     print(f"machine: {machine()}")
-    print(f"speed on {len(paths)} LFW photos:")
-    if args.threads:
-        thread_sweep(paths)
-    for detector_name in ("retinaface", "scrfd"):
-        speed(detector_name, paths, threads=load_embedder().session.get_session_options().intra_op_num_threads)
+    if not args.no_speed:
+        print(f"speed on {len(paths)} LFW photos:")
+        if args.threads:
+            thread_sweep(paths)
+        for detector_name in ("retinaface", "scrfd"):
+            speed(detector_name, paths, threads=load_embedder().session.get_session_options().intra_op_num_threads)
     if args.full_lfw:
         print("quality on all of LFW:")
         for detector_name in ("retinaface", "scrfd"):

@@ -17,7 +17,8 @@ from tqdm import tqdm
 from facegraph.errors import FacegraphError
 from facegraph.images import find_photos
 from facegraph.models.weights import sample_photos_dir
-from facegraph.persons import DEFAULT_THRESHOLD, FaceGraph
+from facegraph.clustering import DEFAULT_MIN_NEIGHBOURS, METHODS
+from facegraph.persons import DEFAULT_METHOD, DEFAULT_THRESHOLD, FaceGraph
 from facegraph.pipeline import FacePipeline, PhotoError
 from facegraph.settings import Settings
 
@@ -120,12 +121,15 @@ def index(settings, paths, as_json):
 @cli.command("cluster-all")
 @click.option("--threshold", "similarity_threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True,
               help="Cosine similarity at or above which two faces are linked.")
-@click.option("--method", default="components", show_default=True, help="Clustering method.")
+@click.option("--method", default=DEFAULT_METHOD, show_default=True, type=click.Choice(sorted(METHODS)),
+              help="Clustering method of the neighbour graph.")
+@click.option("--min-neighbours", type=int, default=DEFAULT_MIN_NEIGHBOURS, show_default=True,
+              help="With --method density: neighbours a face needs to be a core face.")
 @click.pass_obj
-def cluster_all(settings, similarity_threshold, method):
+def cluster_all(settings, similarity_threshold, method, min_neighbours):
     """Group every face in the store into persons, keeping corrections."""
     with graph_from(settings) as graph:
-        click.echo(f"{graph.cluster_all(similarity_threshold, method=method)} persons")
+        click.echo(f"{graph.cluster_all(similarity_threshold, method=method, min_neighbours=min_neighbours)} persons")
 
 
 @cli.command("assign-person")

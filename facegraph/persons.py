@@ -11,11 +11,12 @@ clipped to [0, 1], and 0 for a person of one face (see `clustering.confidences`)
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -29,8 +30,22 @@ from facegraph.pipeline import Face, FacePipeline, PhotoError, PhotoFaces
 from facegraph.store.base import FACES, PERSONS, PHOTOS, FaceStore
 
 DEFAULT_THRESHOLD = 0.6
+DEFAULT_METHOD = "components"
 CLUSTERED, CORRECTED = "clustered", "corrected"  # a person record's `kind`: made by clustering, or touched by a person
 ASSIGN_NEIGHBOURS = 10
+
+
+class PhaseClock:
+    """Seconds spent in each named phase of a run."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        end = time.perf_counter()
+        self.laps[phase] = round(end - self._start, 3)
+        self._start = end
 
 
 def now() -> str:
@@ -83,6 +98,7 @@ class FaceGraph:
                  pipeline: FacePipeline | Callable[[], FacePipeline] | None = None):
         self.store = store or open_store(location, url=url, api_key=api_key)
         self._pipeline = pipeline if pipeline is not None else FacePipeline.from_names
+        self.last_run: dict = {}  # what the last cluster_all did
 
     @property
     def pipeline(self) -> FacePipeline:
@@ -125,82 +141,119 @@ class FaceGraph:
             if isinstance(result, PhotoError):
                 report.errors.append(result)
             else:
-                self._store_photo(result)
+                report.new_face_ids.extend(self.add_photos([result]))
                 report.indexed += 1
-                report.new_face_ids.extend(face.face_id for face in result.faces)
             if progress:
                 progress(1)
         self.store.optimize()
         return report
 
-    def _store_photo(self, photo: PhotoFaces) -> None:
-        stamp = now()
-        if photo.faces:
-            self.store.upsert(
-                FACES,
-                [face.face_id for face in photo.faces],
-                [face_payload(face, stamp) for face in photo.faces],
-                np.stack([face.embedding for face in photo.faces]),
-            )
-        self.store.upsert(PHOTOS, [photo.image_id], [{
-            "image_id": photo.image_id, "path": str(Path(photo.path).resolve()), "width": photo.width,
-            "height": photo.height, "faces": len(photo.faces), "indexed_at": stamp,
-        }])
+    def add_photos(self, photos: Iterable[PhotoFaces]) -> list[str]:
+        """Store faces computed elsewhere (for example by a Dagster asset). A photo already in the store is
+        skipped, so adding twice changes nothing. Returns the ids of the faces added."""
+        photos = list(photos)
+        known = {p.payload["image_id"] for p in self.store.retrieve(PHOTOS, sorted({p.image_id for p in photos}))}
+        added = []
+        for photo in photos:
+            if photo.image_id in known:
+                continue
+            known.add(photo.image_id)
+            stamp = now()
+            if photo.faces:
+                self.store.upsert(
+                    FACES,
+                    [face.face_id for face in photo.faces],
+                    [face_payload(face, stamp) for face in photo.faces],
+                    np.stack([face.embedding for face in photo.faces]),
+                )
+            self.store.upsert(PHOTOS, [photo.image_id], [{
+                "image_id": photo.image_id, "path": str(Path(photo.path).resolve()), "width": photo.width,
+                "height": photo.height, "faces": len(photo.faces), "indexed_at": stamp,
+            }])
+            added.extend(face.face_id for face in photo.faces)
+        return added
 
     # ---- clustering -----------------------------------------------------------------------------------------
 
-    def cluster_all(self, similarity_threshold: float = DEFAULT_THRESHOLD, *, method: str = "components",
-                    neighbours: int = clustering.DEFAULT_NEIGHBOURS) -> int:
+    def cluster_all(self, similarity_threshold: float = DEFAULT_THRESHOLD, *, method: str = DEFAULT_METHOD,
+                    neighbours: int = clustering.DEFAULT_NEIGHBOURS,
+                    min_neighbours: int = clustering.DEFAULT_MIN_NEIGHBOURS) -> int:
         """Group every face into persons; returns the number of persons.
 
         Builds the neighbour graph (each face's `neighbours` nearest faces with cosine >= `similarity_threshold`),
-        clusters it with `method`, keeps corrections, carries person ids over and writes only what changed.
+        clusters it with `method` ("density" needs `min_neighbours` neighbours to make a face a core face), keeps
+        corrections, carries person ids over and writes only what changed. `last_run` then holds the settings,
+        counts and the seconds each phase took.
         """
-        if method not in clustering.METHODS:
-            raise ValueError(f"method must be one of {sorted(clustering.METHODS)}, got {method!r}")
+        clustering.check_method(method)
+        clustering.check_threshold(similarity_threshold)
+        clock = PhaseClock()
         faces = self.store.scroll(FACES, with_vectors=True)
-        if not faces:
-            return 0
         faces.sort(key=lambda point: point.payload["face_id"])  # the same input in the same order, every run
         face_ids = [point.payload["face_id"] for point in faces]
-        vectors = np.stack([point.vector for point in faces])
+        vectors = np.stack([point.vector for point in faces]) if faces else np.zeros((0, self.store.dimension), np.float32)
         pins = self._pins()
+        clock.lap("read")
+        graph = clustering.neighbour_graph(vectors, threshold=similarity_threshold, k=neighbours)
+        clock.lap("neighbour_graph")
         pinned_persons = sorted(set(pins.values()))
         number = {person_id: n for n, person_id in enumerate(pinned_persons)}
-        pinned = np.array([number.get(pins.get(face_id), -1) for face_id in face_ids])
-        graph = clustering.neighbour_graph(vectors, threshold=similarity_threshold, k=neighbours)
-        labels = clustering.METHODS[method](graph, pinned)
+        pinned = np.array([number.get(pins.get(face_id), -1) for face_id in face_ids], dtype=np.int64)
+        labels = clustering.cluster(graph, method, pinned, vectors=vectors, threshold=similarity_threshold,
+                                    min_neighbours=min_neighbours)
+        clock.lap("clustering")
         reserved = {int(labels[i]): pinned_persons[pinned[i]] for i in np.flatnonzero(pinned >= 0)}
         ids = carry_over_ids(labels, face_ids, [p.payload.get("person_id") for p in faces], reserved)
         person_of = [ids[label] for label in labels]
         confidence = clustering.confidences(vectors, labels)
-        self._write_assignments(faces, person_of, confidence)
-        self._sync_persons(face_ids, person_of, confidence, faces)
+        clock.lap("person_ids")
+        written = self._write_assignments(faces, person_of, confidence)
+        self._sync_persons(face_ids, person_of, confidence)
+        clock.lap("payload_writes")
+        self.last_run = {
+            "method": method, "similarity_threshold": similarity_threshold, "neighbours": neighbours,
+            "min_neighbours": min_neighbours if method == "density" else None,
+            "faces": len(faces), "edges": clustering.undirected(graph).nnz // 2, "persons": len(set(person_of)),
+            "faces_rewritten": written, "seconds": clock.laps,
+        }
         return len(set(person_of))
 
-    def assign_person(self, face_id: str, threshold: float = DEFAULT_THRESHOLD) -> str:
-        """Give one face a person: its pinned person, else the person its nearest faces (cosine >= `threshold`)
-        vote for, else a new person of its own. Returns the person id."""
+    def assign_person(self, face_id: str, threshold: float = DEFAULT_THRESHOLD, *, method: str = DEFAULT_METHOD) -> str:
+        """Give one face a person, as `cluster_all` with `method` would place a newcomer, without reclustering.
+
+        A pinned face keeps its person. Otherwise the candidates are the persons of the face's nearest faces with
+        cosine >= `threshold`; the face joins the candidate it is most alike on average (its faces' mean
+        similarity), which with "average" must itself reach `threshold`. With no candidate it becomes a new
+        person. Returns the person id.
+        """
+        clustering.check_method(method)
         face = self._face(face_id, with_vector=True)
         pinned = self.store.scroll(PERSONS, where={"pinned_faces": face_id})
-        person_id = pinned[0].payload["person_id"] if pinned else None
-        if person_id is None:
+        members = {}
+        if pinned:
+            person_id = pinned[0].payload["person_id"]
+        else:
             hits = self.store.search(face.vector[None], limit=ASSIGN_NEIGHBOURS + 1, threshold=threshold)[0]
-            votes = Counter()
-            for hit in hits:
-                if hit.payload["face_id"] != face_id and hit.payload.get("person_id"):
-                    votes[hit.payload["person_id"]] += hit.score
-            # most similarity wins; ties go to the smaller id so that runs agree
-            person_id = min(votes, key=lambda p: (-votes[p], p)) if votes else derived_person_id(face_id)
-        others = [p for p in self.store.scroll(FACES, where={"person_id": person_id}, with_vectors=True)
-                  if p.payload["face_id"] != face_id]
-        confidence = _confidence_against(face.vector, [p.vector for p in others])
+            candidates = sorted({h.payload["person_id"] for h in hits if h.payload["face_id"] != face_id and h.payload.get("person_id")})
+            members = {p: self._member_vectors(p, face_id) for p in candidates}
+            mean = {p: float((vectors @ face.vector).mean()) for p, vectors in members.items() if len(vectors)}
+            eligible = [p for p in mean if method != "average" or mean[p] >= threshold]
+            # the most alike on average wins; ties go to the smaller id so that runs agree
+            person_id = min(eligible, key=lambda p: (-mean[p], p)) if eligible else derived_person_id(face_id)
+        others = members[person_id] if person_id in members else self._member_vectors(person_id, face_id)
+        confidence = _confidence_against(face.vector, others)
         self.store.set_payload(FACES, [face_id], {"person_id": person_id, "person_confidence": confidence})
-        self._touch_person(person_id, representative=face_id if not others else None)
+        self._touch_person(person_id, representative=face_id if not len(others) else None)
         previous = face.payload.get("person_id")
         if previous and previous != person_id:
             self._drop_if_empty(previous)
         return person_id
+
+    def _member_vectors(self, person_id: str, except_face: str) -> np.ndarray:
+        """The vectors of a person's faces, but one."""
+        points = [p for p in self.store.scroll(FACES, where={"person_id": person_id}, with_vectors=True)
+                  if p.payload["face_id"] != except_face]
+        return np.stack([p.vector for p in points]) if points else np.zeros((0, self.store.dimension), np.float32)
 
     # ---- reading persons ------------------------------------------------------------------------------------
 
@@ -384,19 +437,20 @@ class FaceGraph:
         best = faces[int(np.argmax(scores))].payload["face_id"]
         self.store.set_payload(PERSONS, [person_id], {"representative_face_id": best, "updated_at": now()})
 
-    def _write_assignments(self, faces, person_of, confidence) -> None:
-        """Rewrite only the faces whose person or confidence changed, in pages."""
+    def _write_assignments(self, faces, person_of, confidence) -> int:
+        """Rewrite only the faces whose person or confidence changed; returns how many."""
         changed = [i for i, point in enumerate(faces)
                    if point.payload.get("person_id") != person_of[i]
                    or point.payload.get("person_confidence") is None
                    or abs(point.payload["person_confidence"] - confidence[i]) > 1e-6]
         if not changed:
-            return
+            return 0
         payloads = [faces[i].payload | {"person_id": person_of[i], "person_confidence": float(confidence[i])}
                     for i in changed]
         self.store.upsert(FACES, [p["face_id"] for p in payloads], payloads, np.stack([faces[i].vector for i in changed]))
+        return len(changed)
 
-    def _sync_persons(self, face_ids, person_of, confidence, faces) -> None:
+    def _sync_persons(self, face_ids, person_of, confidence) -> None:
         """Create records for new persons, refresh representatives, delete records of persons left without faces."""
         best: dict[str, int] = {}
         for i, person_id in enumerate(person_of):
@@ -437,7 +491,7 @@ def _public(record: dict) -> dict:
     return {key: record.get(key) for key in ("person_id", "name", "representative_face_id", "created_at", "updated_at")}
 
 
-def _confidence_against(vector: np.ndarray, others: list[np.ndarray]) -> float:
+def _confidence_against(vector: np.ndarray, others: np.ndarray) -> float:
     """`person_confidence` of a face joining `others` (the same definition as `clustering.confidences`)."""
-    group = np.stack([vector, *others])
+    group = np.vstack([vector[None], others])
     return float(clustering.confidences(group, np.zeros(len(group), dtype=np.int64))[0])

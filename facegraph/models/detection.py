@@ -144,13 +144,11 @@ class FaceDetector:
         for indices, batch, factors in self.prepare(images):
             outputs = self.session.run(self.output_names, {self.input_name: batch})
             for row, (index, factor) in enumerate(zip(indices, factors)):
-                boxes, scores, landmarks = self.decode(outputs, row, batch.shape[2:4])
+                boxes, scores, landmarks = self.decode(outputs, row, batch.shape[2:4], self.score_threshold)
                 results[index] = self._select(boxes / factor, scores, landmarks / factor)
         return results
 
     def _select(self, boxes, scores, landmarks) -> Detections:
-        keep = scores >= self.score_threshold
-        boxes, scores, landmarks = boxes[keep], scores[keep], landmarks[keep]
         keep = nms(boxes, scores, self.nms_threshold)
         boxes, scores, landmarks = boxes[keep], scores[keep], landmarks[keep]
         sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
@@ -165,8 +163,9 @@ class FaceDetector:
         """(n, h, w, 3) RGB uint8 to the model's input tensor."""
         raise NotImplementedError
 
-    def decode(self, outputs: list[np.ndarray], row: int, size: tuple[int, int]):
-        """Boxes (a, 4), scores (a,) and landmarks (a, 10) of batch row `row`, in input pixels, before NMS."""
+    def decode(self, outputs: list[np.ndarray], row: int, size: tuple[int, int], threshold: float):
+        """Boxes (a, 4), scores (a,) and landmarks (a, 10) of batch row `row` scoring at least `threshold`, in
+        input pixels, before NMS."""
         raise NotImplementedError
 
 

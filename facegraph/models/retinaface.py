@@ -49,9 +49,10 @@ class RetinaFace(FaceDetector):
         tensor -= BGR_MEAN[:, None, None]
         return tensor
 
-    def decode(self, outputs, row, size):
+    def decode(self, outputs, row, size, threshold):
         # Exports name the outputs differently; their last dimension tells them apart (4 box, 2 class, 10 points).
         by_width = {output.shape[-1]: output[row] for output in outputs}
         loc, conf, pts = by_width[4], by_width[2], by_width[10]
-        anchors = anchors_for(*size)
-        return decode_boxes(loc, anchors), conf[:, 1], decode_landmarks(pts, anchors)
+        keep = conf[:, 1] >= threshold  # decode only the candidates
+        anchors = anchors_for(*size)[keep]
+        return decode_boxes(loc[keep], anchors), conf[keep, 1], decode_landmarks(pts[keep], anchors)

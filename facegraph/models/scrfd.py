@@ -41,15 +41,16 @@ class SCRFD(FaceDetector):
         tensor *= 1 / 128.0
         return tensor
 
-    def decode(self, outputs, row, size):
+    def decode(self, outputs, row, size, threshold):
         # InsightFace's export order: the three score maps, then the three box maps, then the three keypoint maps.
         boxes, scores, landmarks = [], [], []
         for level, stride in enumerate(STRIDES):
             centres = anchor_centres(*size, stride)
             score, box, kps = (_row(outputs[level + 3 * kind], row, len(centres)) for kind in range(3))
-            scores.append(score[:, 0])
-            boxes.append(distance2bbox(centres, box * stride))
-            landmarks.append(distance2kps(centres, kps * stride))
+            keep = score[:, 0] >= threshold  # decode only the candidates
+            scores.append(score[keep, 0])
+            boxes.append(distance2bbox(centres[keep], box[keep] * stride))
+            landmarks.append(distance2kps(centres[keep], kps[keep] * stride))
         return np.concatenate(boxes), np.concatenate(scores), np.concatenate(landmarks)
 
 

@@ -32,3 +32,37 @@ def test_errors_print_type_and_message_and_exit_1(monkeypatch, capsys, tmp_path)
     else:
         raise AssertionError("main() should exit with status 1")
     assert capsys.readouterr().err.startswith("ModelLoadError: model ")
+
+
+def test_persons_workflow_through_the_cli(datasets, tmp_path, monkeypatch, capsys):
+    runner, store = CliRunner(), ["--store", str(tmp_path / "store")]
+    folders = [str(datasets / "five_celebs" / "Madonna"), str(datasets / "five_celebs" / "Elton_John")]
+    photos = sum(len(list((datasets / "five_celebs" / who).iterdir())) for who in ("Madonna", "Elton_John"))
+
+    def run(*args):
+        result = runner.invoke(cli, [*store, *args])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    assert run("index", *folders).startswith(f"{photos} photos indexed")
+    assert run("index", *folders).startswith(f"0 photos indexed, 0 new faces, {photos} already indexed")
+    assert run("cluster-all", "--threshold", "0.4").strip().endswith("persons")
+    persons = json.loads(run("list-persons", "--json"))
+    assert [p["face_count"] for p in persons] == sorted((p["face_count"] for p in persons), reverse=True)
+    first, second = persons[0]["person_id"], persons[1]["person_id"]
+    run("name-person", first, "Madonna")
+    assert "Madonna" in run("list-persons").splitlines()[0]
+    assert run("merge-persons", first, second, "--into", first).strip() == first
+    merged = json.loads(run("get-person", first, "--json"))
+    assert merged["name"] == "Madonna" and merged["face_count"] == persons[0]["face_count"] + persons[1]["face_count"]
+    assert run("find-person", str(datasets / "five_celebs" / "Madonna" / "train_1.jpg")).strip().startswith("person_")
+    assert json.loads(run("search", "--json", "--limit", "3", folders[0] + "/train_1.jpg"))[0]["score"] > 0.99
+    run("gallery", "--output", str(tmp_path / "persons.html"))
+    assert "Madonna" in (tmp_path / "persons.html").read_text()
+
+    monkeypatch.setattr("sys.argv", ["facegraph", *store, "get-person", "person_000000000000"])
+    try:
+        main()
+    except SystemExit as exit:
+        assert exit.code == 1
+    assert capsys.readouterr().err.startswith("PersonNotFoundError: no person 'person_000000000000'")
