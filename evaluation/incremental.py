@@ -65,8 +65,8 @@ def main() -> None:
     labels = incremental_labels(embeddings, batches=args.batches, threshold=args.threshold)
     seconds = time.perf_counter() - start
     metrics = score(embeddings, labels)
-    print(f"{args.labeled_set}, {args.batches} batches, assign_person only (tau={args.threshold}, default method "
-          f"{DEFAULT_METHOD} for cluster_all): {len(embeddings.face_ids)} faces in {seconds:.0f}s "
+    print(f"{args.labeled_set}, {args.batches} batches, assign_person only (method {DEFAULT_METHOD}, "
+          f"tau {args.threshold}): {len(embeddings.face_ids)} faces in {seconds:.0f}s "
           f"({len(embeddings.face_ids) / seconds:.0f} faces/s)")
     print("  " + ", ".join(f"{key} {value:.4f}" if isinstance(value, float) else f"{key} {value}" for key, value in metrics.items()))
 

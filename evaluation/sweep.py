@@ -19,6 +19,7 @@ from evaluation.embeddings import LabeledEmbeddings, default_data_dir, labeled_e
 from evaluation.labeled import datasets_root
 from evaluation.metrics import bcubed_scores, nmi_score, pairwise_scores, singleton_share
 from facegraph import clustering
+from facegraph.persons import DEFAULT_METHOD, DEFAULT_THRESHOLD
 
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.20, 0.801, 0.05))
 DENSITY_MIN_NEIGHBOURS = (2, 3, 4)
@@ -42,6 +43,9 @@ class Setting:
     def variant(self) -> str:
         """The method with its own parameters, without tau: what a curve against tau is drawn for."""
         return f"{self.method} m={self.min_neighbours}" if self.min_neighbours else self.method
+
+
+DEFAULT_SETTING = Setting(DEFAULT_METHOD, DEFAULT_THRESHOLD)
 
 
 def coarse_grid(thresholds=THRESHOLDS) -> list[Setting]:
@@ -155,10 +159,16 @@ def main() -> None:
     parser.add_argument("--detector", default="retinaface", help="detector name or ONNX file")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: the local store in the data folder)")
     parser.add_argument("--no-refine", action="store_true", help="skip the finer pass near each method's best tau")
+    parser.add_argument("--defaults-only", action="store_true", help="only score the shipped defaults (no MLflow)")
     args = parser.parse_args()
     root = datasets_root() / args.labeled_set
     root = root if root.is_dir() else Path(args.labeled_set)
     embeddings = labeled_embeddings(root, FacePipeline.from_names(args.detector), cache_dir=default_data_dir() / "embeddings")
+    if args.defaults_only:
+        [row] = evaluate(embeddings, [DEFAULT_SETTING])
+        print(f"{embeddings.set_name} at the defaults ({DEFAULT_SETTING.name}):")
+        print(table([row]))
+        return
     rows, run_id = sweep(embeddings, tracking_uri=args.tracking_uri, refine=not args.no_refine)
     print(f"{embeddings.set_name}: {len(embeddings.identities)} photos, {len(embeddings.face_ids)} faces, "
           f"main face found in {embeddings.detection_rate:.2%}; models "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 from collections import defaultdict
 
 import mlflow
@@ -22,14 +23,23 @@ def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{default_data_dir() / 'mlflow.db'}"
 
 
+def use_experiment(name: str, tracking_uri: str | None = None) -> None:
+    """Point MLflow at the tracking store and experiment. With a local SQLite store, the experiment's artifacts go
+    in a folder beside the database (MLflow would otherwise write them under the current directory)."""
+    uri = tracking_uri or default_tracking_uri()
+    database = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    if database:
+        database.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    if database and mlflow.get_experiment_by_name(name) is None:
+        mlflow.create_experiment(name, artifact_location=(database.parent / "mlflow-artifacts").resolve().as_uri())
+    mlflow.set_experiment(name)
+
+
 def log_sweep(embeddings: LabeledEmbeddings, rows: list[dict], *, tracking_uri: str | None = None,
               experiment: str = "facegraph-sweeps") -> str:
     """Log a finished sweep; returns the parent run's id."""
-    uri = tracking_uri or default_tracking_uri()
-    if uri.startswith("sqlite:///"):
-        os.makedirs(os.path.dirname(uri.removeprefix("sqlite:///")) or ".", exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(experiment)
+    use_experiment(experiment, tracking_uri)
     model_tags = {f"{m['family']}.sha256": m["sha256"] for m in embeddings.models}
     model_tags |= {f"{m['family']}.file": m["file"] for m in embeddings.models}
     best = max(rows, key=lambda row: row["bcubed_f1"])
@@ -62,9 +72,13 @@ def curves_figure(rows: list[dict], set_name: str) -> Figure:
     by_variant = defaultdict(list)
     for row in rows:
         by_variant[row["variant"]].append(row)
-    figure = Figure(figsize=(4.2 * len(by_variant), 3.6))
-    axes = figure.subplots(1, len(by_variant), sharey=True, squeeze=False)
-    for axis, (variant, points) in zip(axes[0], sorted(by_variant.items())):
+    columns = min(3, len(by_variant))
+    rows_needed = -(-len(by_variant) // columns)
+    figure = Figure(figsize=(4.2 * columns, 3.3 * rows_needed))
+    axes = figure.subplots(rows_needed, columns, sharey=True, squeeze=False)
+    for axis in axes.flat[len(by_variant):]:
+        axis.set_visible(False)
+    for axis, (variant, points) in zip(axes.flat, sorted(by_variant.items())):
         points.sort(key=lambda row: row["threshold"])
         taus = [row["threshold"] for row in points]
         for key, style in (("bcubed_precision", "C0--"), ("bcubed_recall", "C1--"), ("bcubed_f1", "C2-"),

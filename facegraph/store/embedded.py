@@ -126,7 +126,8 @@ class EmbeddedStore(FaceStore):
     def value_counts(self, collection, key):
         limit = max(1, self.count(collection))
         response = self._shards[collection].facet(FacetRequest(key=key, limit=limit, exact=True))
-        return {hit.value: hit.count for hit in response}
+        # Edge keeps a value at count 0 once its last point moved away (until reopened): those are gone
+        return {hit.value: hit.count for hit in response if hit.count > 0}
 
     def optimize(self):
         # Bulk writes land in unindexed segments; the optimizers build the HNSW and payload indexes.

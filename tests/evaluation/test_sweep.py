@@ -46,3 +46,14 @@ def test_sweep_logs_a_parent_run_with_a_child_per_setting(embeddings, tmp_path):
     assert parent.data.metrics["best_bcubed_f1"] == pytest.approx(max(r["bcubed_f1"] for r in rows))
     assert {float(c.data.params["threshold"]) for c in children} == set(THRESHOLDS)
     assert "| components |" in table(rows)
+
+
+def test_incremental_assignment_without_cluster_all(embeddings):
+    from evaluation.incremental import incremental_labels, photo_batches
+    from evaluation.sweep import score
+
+    batches = photo_batches(embeddings, 4)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(embeddings.face_ids)))
+    labels = incremental_labels(embeddings, batches=4, threshold=0.3, progress=False)
+    metrics = score(embeddings, labels)
+    assert metrics["bcubed_precision"] >= 0.95 and metrics["bcubed_f1"] >= 0.8, metrics

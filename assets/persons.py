@@ -1,0 +1,48 @@
+"""Stage 3: persons, by a full recluster of the collection with its settings as run config."""
+
+import numpy as np
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from pydantic import Field
+
+from assets.collection import ClusteringConfig, collection_batch
+from assets.resources import STORE_POOL, FaceCollection
+from evaluation.metrics import singleton_share
+from facegraph import clustering
+from facegraph.persons import FaceGraph
+from facegraph.store.base import FACES
+
+
+class PersonsConfig(ClusteringConfig):
+    neighbours: int = Field(clustering.DEFAULT_NEIGHBOURS, description="Nearest faces each face links to, at most.")
+    min_neighbours: int = Field(clustering.DEFAULT_MIN_NEIGHBOURS, description='Neighbours that make a core face '
+                                                                               '(method "density" only).')
+
+
+def person_shares(graph: FaceGraph) -> dict:
+    """Faces, persons, the largest person's share of the faces and the share of persons with a single face."""
+    sizes = np.array(sorted(graph.store.value_counts(FACES, "person_id").values(), reverse=True), dtype=np.int64)
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    return {
+        "faces": int(sizes.sum()),
+        "persons": len(sizes),
+        "largest_person_share": float(sizes[0] / sizes.sum()) if len(sizes) else 0.0,
+        "singleton_share": singleton_share(labels),
+    }
+
+
+@asset(deps=[collection_batch], group_name="persons", kinds={"qdrant"}, pool=STORE_POOL)
+def persons(context: AssetExecutionContext, config: PersonsConfig, store: FaceCollection) -> MaterializeResult:
+    """Every face of the collection grouped into persons (corrections kept, person ids carried over)."""
+    graph = store.graph
+    graph.cluster_all(config.threshold, method=config.method, neighbours=config.neighbours,
+                      min_neighbours=config.min_neighbours)
+    run = graph.last_run
+    shares = person_shares(graph)
+    context.log.info(f"{shares['persons']} persons of {shares['faces']} faces ({config.method}, τ={config.threshold})")
+    return MaterializeResult(metadata={
+        **{key: value for key, value in run.items() if isinstance(value, (int, float, str))},
+        **shares,
+        "seconds": MetadataValue.json(run.get("seconds", {})),
+        "largest_persons": MetadataValue.json(graph.list_persons(limit=5)),
+        "store": store.where,
+    })

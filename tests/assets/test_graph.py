@@ -1,0 +1,144 @@
+"""The whole asset graph, materialised in-process on five_celebs with the real models and the embedded store."""
+
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from dagster import AssetCheckSeverity, AssetKey, instance_for_test
+
+from assets.partitions import photo_batches
+from dagster_project.definitions import build_definitions
+from dagster_project.resources import DagsterSettings
+from facegraph.images import read_photo
+from facegraph.persons import DEFAULT_METHOD, DEFAULT_THRESHOLD, FaceGraph
+from facegraph.store.base import FACES
+
+IDENTITIES = ["Ben_Affleck", "Elton_John", "Jerry_Seinfeld", "Madonna", "Mindy_Kaling"]
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def definitions(data_dir, photos, store):
+    return build_definitions(DagsterSettings(data=data_dir, photos=photos, store=store, qdrant_url=None))
+
+
+def run(defs, job, instance, run_config=None, **kwargs):
+    return defs.resolve_job_def(job).execute_in_process(instance=instance, run_config={**QUIET, **(run_config or {})},
+                                                        **kwargs)
+
+
+def materialise_all(defs, instance) -> dict:
+    """Every batch through `photo_batch`, then `recluster`: what `run_all` does."""
+    keys = list(defs.resources["photos"].batches())
+    instance.add_dynamic_partitions(photo_batches.name, keys)
+    return {"batches": {key: run(defs, "photo_batch", instance, partition_key=key) for key in keys},
+            "recluster": run(defs, "recluster", instance)}
+
+
+def persons_of(store) -> dict[str, str]:
+    """face_id -> person_id, read from the store after the runs closed it."""
+    with FaceGraph(store) as graph:
+        return {p.payload["face_id"]: p.payload["person_id"] for p in graph.store.scroll(FACES)}
+
+
+def metadata(result, node: str) -> dict:
+    [materialization] = result.asset_materializations_for_node(node)
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+@pytest.fixture(scope="module")
+def graph(datasets, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("graph")
+    defs = definitions(data_dir, datasets / "five_celebs", data_dir / "store")
+    with instance_for_test() as instance:
+        runs = materialise_all(defs, instance)
+        yield SimpleNamespace(data_dir=data_dir, photos=datasets / "five_celebs", defs=defs, instance=instance,
+                              persons=persons_of(data_dir / "store"), **runs)
+
+
+def test_each_identity_folder_is_one_partition(graph):
+    expected = [f"five_celebs/{name}" for name in IDENTITIES]
+    assert sorted(graph.instance.get_dynamic_partitions(photo_batches.name)) == expected
+    assert sorted(graph.batches) == expected
+    assert all(result.success for result in graph.batches.values())
+
+
+def test_batch_faces_are_a_parquet_table_per_batch_with_its_counts(graph):
+    tables = graph.defs.resources["batch_tables"]
+    for key, result in graph.batches.items():
+        faces = metadata(result, "batch_faces")
+        table = tables.read(["batch_faces"], key)
+        assert faces["photos"] == len(list((graph.photos / key.split("/")[1]).iterdir()))
+        assert faces["faces"] == sum(face_id is not None for face_id in table["face_id"].to_pylist()) > 0
+        assert faces["errors"] == 0
+        assert {model["role"] for model in faces["models"]} == {"detector", "embedder"}
+        assert all(len(model["sha256"]) == 64 and model["provider"] for model in faces["models"])
+
+
+def test_every_check_passes_on_the_dataset(graph):
+    evaluations = [e for result in [*graph.batches.values(), graph.recluster]
+                   for e in result.get_asset_check_evaluations()]
+    assert {e.check_name for e in evaluations} == {
+        "embeddings_are_unit_vectors", "collection_holds_the_batches", "person_shares_under_alarms"}
+    assert len(evaluations) == 2 * len(IDENTITIES) + 1
+    assert all(e.passed for e in evaluations), [e for e in evaluations if not e.passed]
+
+
+def test_persons_record_their_settings_and_shares(graph):
+    persons = metadata(graph.recluster, "persons")
+    assert (persons["method"], persons["similarity_threshold"]) == (DEFAULT_METHOD, DEFAULT_THRESHOLD)
+    assert persons["faces"] == len(graph.persons)
+    assert persons["persons"] == len(set(graph.persons.values()))
+    assert len(IDENTITIES) <= persons["persons"] < persons["faces"]
+    assert 0 < persons["largest_person_share"] < 0.5
+    gallery = metadata(graph.recluster, "person_gallery")["path"]
+    assert f"<h1>{persons['persons']} persons</h1>" in open(gallery, encoding="utf-8").read()
+
+
+def test_rematerialising_gives_the_same_persons_and_ids(graph):
+    again = materialise_all(graph.defs, graph.instance)
+    assert all(result.success for result in [*again["batches"].values(), again["recluster"]])
+    assert metadata(again["recluster"], "persons")["faces_rewritten"] == 0
+    assert persons_of(graph.data_dir / "store") == graph.persons
+
+
+def test_a_new_store_built_from_the_tables_gives_the_same_persons_and_ids_without_the_models(graph):
+    store = graph.data_dir / "store_from_tables"
+    defs = definitions(graph.data_dir, graph.photos, store)
+    with instance_for_test() as instance:
+        keys = sorted(graph.batches)
+        instance.add_dynamic_partitions(photo_batches.name, keys)
+        for key in keys:
+            result = run(defs, "photo_batch", instance, partition_key=key,
+                         asset_selection=[AssetKey("collection_batch")])
+            assert [m.asset_key for m in result.get_asset_materialization_events()] == [AssetKey("collection_batch")]
+        run(defs, "recluster", instance)
+    assert persons_of(store) == graph.persons
+
+
+def test_singleton_alarm_at_zero_warns_and_the_gallery_is_still_made(graph):
+    alarm = {"ops": {"persons_person_shares_under_alarms": {"config": {"singleton_share": 0.0}}}}
+    result = run(graph.defs, "recluster", graph.instance, run_config=alarm)
+    [evaluation] = result.get_asset_check_evaluations()
+    assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.WARN
+    assert evaluation.metadata["over_alarm"].value == ["singleton_share"]
+    assert result.asset_materializations_for_node("person_gallery")
+
+
+def test_a_face_from_no_batch_fails_the_collection_check_and_blocks_persons(graph, default_pipeline):
+    store = graph.data_dir / "store_with_stray"
+    shutil.copytree(graph.data_dir / "store", store)
+    photo = read_photo(sorted((graph.photos / "Madonna").iterdir())[0])
+    [stray] = default_pipeline.run_arrays([np.ascontiguousarray(photo.pixels[:, ::-1])])  # mirrored: new content
+    with FaceGraph(store) as other:
+        stray_faces = other.add_photos([stray])  # indexed outside Dagster
+    assert stray_faces
+    defs = definitions(graph.data_dir, graph.photos, store)
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=graph.instance, partition_key="five_celebs/Madonna", run_config=QUIET, raise_on_error=False,
+        asset_selection=[AssetKey("collection_batch"), AssetKey("persons")])
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "collection_holds_the_batches"]
+    assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR
+    assert evaluation.metadata["not_from_any_batch"].value == sorted(stray_faces)
+    assert not result.asset_materializations_for_node("persons")
+    assert not result.success  # a blocking check that fails with ERROR fails its run

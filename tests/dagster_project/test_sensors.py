@@ -1,0 +1,78 @@
+"""The photo folder sensor: new folders become partitions and runs, changed folders run again, the rest waits."""
+
+import json
+
+import pytest
+from dagster import build_sensor_context, instance_for_test
+
+from assets.partitions import photo_batches
+from dagster_project.definitions import build_definitions
+from dagster_project.resources import DagsterSettings
+from dagster_project.sensors import photo_folder_sensor
+
+
+@pytest.fixture
+def instance():
+    with instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
+def photos(datasets, tmp_path):
+    """A photo folder of two identity folders, two photos each, linked from the dataset (never copied)."""
+    root = tmp_path / "photos"
+    for identity in ("Ben_Affleck", "Madonna"):
+        link(datasets, root, identity, 2)
+    return root
+
+
+def link(datasets, root, identity, count, start=0):
+    (root / identity).mkdir(parents=True, exist_ok=True)
+    for photo in sorted((datasets / "five_celebs" / identity).iterdir())[start : start + count]:
+        (root / identity / photo.name).symlink_to(photo)
+
+
+def tick(instance, root, cursor=None):
+    """One evaluation, with its partition requests applied as the daemon would."""
+    defs = build_definitions(DagsterSettings(data=root.parent / "data", photos=root, qdrant_url=None))
+    context = build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor,
+                                   definitions=defs, resources={"photos": defs.resources["photos"]})
+    result = photo_folder_sensor.evaluate_tick(context)
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+    return result
+
+
+def test_new_folders_become_partitions_and_runs(instance, photos):
+    result = tick(instance, photos)
+    [added] = result.dynamic_partitions_requests
+    assert added.partitions_def_name == photo_batches.name
+    assert list(added.partition_keys) == ["photos/Ben_Affleck", "photos/Madonna"]
+    assert [r.partition_key for r in result.run_requests] == ["photos/Ben_Affleck", "photos/Madonna"]
+    assert sorted(json.loads(result.cursor)) == ["photos/Ben_Affleck", "photos/Madonna"]
+
+
+def test_nothing_new_skips(instance, photos):
+    first = tick(instance, photos)
+    second = tick(instance, photos, first.cursor)
+    assert not second.run_requests and not second.dynamic_partitions_requests
+    assert "no new or changed photo batches" in second.skip_message
+
+
+def test_a_new_folder_is_picked_up(instance, photos, datasets):
+    first = tick(instance, photos)
+    link(datasets, photos, "Elton_John", 3)
+    second = tick(instance, photos, first.cursor)
+    [added] = second.dynamic_partitions_requests
+    assert list(added.partition_keys) == ["photos/Elton_John"]
+    assert [r.partition_key for r in second.run_requests] == ["photos/Elton_John"]
+    assert "photos/Elton_John" in instance.get_dynamic_partitions(photo_batches.name)
+
+
+def test_a_changed_folder_runs_again_without_a_new_partition(instance, photos, datasets):
+    first = tick(instance, photos)
+    link(datasets, photos, "Madonna", 1, start=2)
+    second = tick(instance, photos, first.cursor)
+    assert not second.dynamic_partitions_requests
+    assert [r.partition_key for r in second.run_requests] == ["photos/Madonna"]
+    assert second.run_requests[0].run_key != first.run_requests[1].run_key
