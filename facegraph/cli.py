@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
 import click
 from tqdm import tqdm
 
 from facegraph.errors import FacegraphError
-from facegraph.images import find_photos
+from facegraph.images import expand_paths
 from facegraph.models.weights import sample_photos_dir
 from facegraph.clustering import DEFAULT_MIN_NEIGHBOURS, METHODS
 from facegraph.persons import DEFAULT_METHOD, DEFAULT_THRESHOLD, FaceGraph
@@ -23,14 +22,6 @@ from facegraph.pipeline import FacePipeline, PhotoError
 from facegraph.settings import Settings
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-
-
-def expand(paths) -> list[Path]:
-    """Files as given, folders as the photos under them."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        found.extend(find_photos(path) if path.is_dir() else [path])
-    return found
 
 
 def pipeline_from(settings: Settings) -> FacePipeline:
@@ -78,7 +69,7 @@ def faces(settings, paths, detector, embedder, model_dir, as_json):
     overrides = {k: v for k, v in {"detector": detector, "embedder": embedder, "model_dir": model_dir}.items() if v}
     settings = settings.model_copy(update=overrides)
     pipeline = pipeline_from(settings)
-    photos = expand(paths or (str(sample_photos_dir(settings.cache_dir)),))
+    photos = expand_paths(paths or (str(sample_photos_dir(settings.cache_dir)),))
     counts = {"photos": 0, "faces": 0, "errors": 0}
     for result in tqdm(pipeline.run(photos), total=len(photos), unit="photo", disable=None, file=sys.stderr):
         if isinstance(result, PhotoError):
@@ -106,7 +97,7 @@ def faces(settings, paths, detector, embedder, model_dir, as_json):
 @click.pass_obj
 def index(settings, paths, as_json):
     """Add the faces of PATHS (photos or folders) to the store; photos indexed before are skipped."""
-    photos = expand(paths)
+    photos = expand_paths(paths)
     with graph_from(settings) as graph, tqdm(total=len(photos), unit="photo", disable=None, file=sys.stderr) as bar:
         report = graph.index(photos, progress=bar.update)
     for error in report.errors:

@@ -53,7 +53,8 @@ def write_gallery(graph, output: str | os.PathLike, *, max_persons: int = 200, f
             images.append(f'<img src="{src}" title="{html.escape(face["face_id"])}" alt="face">')
         title = html.escape(person["name"] or "unnamed")
         sections.append(
-            f'<section><h2>{title} <small>{person["person_id"]} · {person["face_count"]} faces</small></h2>'
+            f'<section><h2>{title} <small>{person["person_id"]} · {person["face_count"]} '
+            f'face{"s" if person["face_count"] != 1 else ""}</small></h2>'
             f'{"".join(images)}</section>'
         )
     page = (

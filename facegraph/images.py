@@ -107,6 +107,14 @@ def find_photos(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def expand_paths(paths) -> list[Path]:
+    """Files as given, folders as the photos under them (sorted)."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        found.extend(find_photos(path) if path.is_dir() else [path])
+    return found
+
+
 def iter_photos(paths, *, max_side: int = DEFAULT_MAX_SIDE) -> Iterator[Photo | ImageDecodeError]:
     """Read each path in turn, yielding the photo or the error that names it."""
     for path in paths:

@@ -24,7 +24,7 @@ from facegraph import clustering
 from facegraph.errors import (
     FaceNotFoundError, InvalidRequestError, NoFaceError, PersonNotFoundError,
 )
-from facegraph.images import image_id_of
+from facegraph.images import expand_paths, image_id_of
 from facegraph.person_ids import carry_over_ids, derived_person_id
 from facegraph.pipeline import Face, FacePipeline, PhotoError, PhotoFaces
 from facegraph.store.base import FACES, PERSONS, PHOTOS, FaceStore
@@ -121,12 +121,13 @@ class FaceGraph:
     # ---- indexing -------------------------------------------------------------------------------------------
 
     def index(self, paths, *, progress=None) -> IndexReport:
-        """Detect, embed and store the faces of `paths`. A photo whose content is already indexed is skipped, so
-        indexing twice changes nothing; unreadable photos are reported in the result and the rest go on.
+        """Detect, embed and store the faces of `paths` (photos, or folders of them). A photo whose content is
+        already indexed is skipped, so indexing twice changes nothing; unreadable photos are reported in the result
+        and the rest go on.
 
         `progress`, if given, is called with the number of photos done after each one (for a progress bar).
         """
-        paths = [Path(p) for p in paths]
+        paths = expand_paths(paths)
         report = IndexReport(photos=len(paths))
         ids = {}
         for path in paths:

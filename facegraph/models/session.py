@@ -48,6 +48,9 @@ def open_session(path: str, threads: int = DEFAULT_THREADS) -> ort.InferenceSess
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only: exports declare a fixed batch of 1 and warn on every batch
+    # The detector's and the embedder's thread pools take turns; spinning idle threads of one would slow the other
+    # (measured on 2 cores: 5 to 10% more images/s without spinning).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(path, sess_options=options, providers=choose_providers())
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/NoSuchFile types

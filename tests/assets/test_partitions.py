@@ -1,6 +1,5 @@
 """Photo batches: one partition key per folder that holds photos."""
 
-from pathlib import Path
 
 from assets.partitions import batch_key, batches_in, fingerprint
 

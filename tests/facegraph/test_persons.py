@@ -3,7 +3,6 @@
 import shutil
 import subprocess
 import sys
-import uuid
 from collections import Counter
 from datetime import datetime
 
@@ -17,7 +16,7 @@ from facegraph.errors import (
 )
 from facegraph.gallery import write_gallery
 from facegraph.persons import FaceGraph
-from facegraph.store.base import COLLECTIONS, FACES, point_id
+from facegraph.store.base import COLLECTIONS, FACES
 from facegraph.store.embedded import EmbeddedStore
 from facegraph.store.server import ServerStore
 
