@@ -24,8 +24,7 @@ from pydantic import AliasChoices, Field
 
 from assets.resources import DataFolder, FaceCollection, FaceModels, MlflowTracking, PhotoFolder
 from assets.tables import BatchTableIOManager
-from evaluation.embeddings import default_data_dir
-from facegraph.settings import Settings
+from facegraph.settings import Settings, default_data_dir
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 API_KEY_ENV = "FACEGRAPH_QDRANT_API_KEY"

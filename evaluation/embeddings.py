@@ -18,11 +18,7 @@ from tqdm import tqdm
 
 from evaluation.labeled import load_labeled_set, main_face, main_face_rule
 from facegraph.pipeline import FacePipeline, PhotoFaces
-
-
-def default_data_dir() -> Path:
-    """`$FACEGRAPH_DATA`, else `data/` in the project folder (git ignores it)."""
-    return Path(os.environ.get("FACEGRAPH_DATA", Path(__file__).resolve().parents[1] / "data"))
+from facegraph.settings import default_data_dir
 
 
 def fingerprint(root: Path, relative_paths: list[str]) -> str:

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from evaluation.embeddings import LabeledEmbeddings, default_data_dir, labeled_embeddings
+from evaluation.embeddings import LabeledEmbeddings, labeled_embeddings
 from evaluation.labeled import datasets_root
 from evaluation.metrics import bcubed_scores, nmi_score, pairwise_scores, singleton_share
 from facegraph import clustering
+from facegraph.settings import default_data_dir
 from facegraph.persons import DEFAULT_METHOD, DEFAULT_THRESHOLD
 
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.20, 0.801, 0.05))

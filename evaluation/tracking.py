@@ -12,7 +12,8 @@ import mlflow
 import numpy as np
 from matplotlib.figure import Figure  # figures without pyplot: no global backend state
 
-from evaluation.embeddings import LabeledEmbeddings, default_data_dir
+from evaluation.embeddings import LabeledEmbeddings
+from facegraph.settings import default_data_dir
 
 METRICS = ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_precision", "bcubed_recall", "bcubed_f1",
            "nmi", "persons", "identities", "singleton_share", "detection_rate")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -9,6 +10,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from facegraph.images import DEFAULT_MAX_SIDE
 from facegraph.pipeline import DEFAULT_BATCH_SIZE
+
+
+def default_data_dir() -> Path:
+    """Where runs keep what they make (embeddings cache, MLflow store, Dagster's tables, store and gallery):
+    `$FACEGRAPH_DATA`, else `data/` in the project folder (git ignores it)."""
+    return Path(os.environ.get("FACEGRAPH_DATA", Path(__file__).resolve().parents[1] / "data"))
 
 
 class Settings(BaseSettings):
