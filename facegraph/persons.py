@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -22,10 +21,11 @@ import numpy as np
 
 from facegraph import clustering
 from facegraph.errors import (
-    FaceNotFoundError, InvalidRequestError, NoFaceError, PersonNotFoundError,
+    FaceNotFoundError, InvalidRequestError, NoFaceError,
 )
 from facegraph.images import expand_paths, image_id_of
 from facegraph.person_ids import carry_over_ids, derived_person_id
+from facegraph.person_records import PersonRecords, now, public
 from facegraph.pipeline import Face, FacePipeline, PhotoError, PhotoFaces
 from facegraph.store.base import FACES, PERSONS, PHOTOS, FaceStore
 
@@ -33,7 +33,6 @@ from facegraph.store.base import FACES, PERSONS, PHOTOS, FaceStore
 # BCubed F1 of every method at its best threshold. The seed's connected components at 0.6 splits persons apart.
 DEFAULT_THRESHOLD = 0.35
 DEFAULT_METHOD = "average"
-CLUSTERED, CORRECTED = "clustered", "corrected"  # a person record's `kind`: made by clustering, or touched by a person
 ASSIGN_NEIGHBOURS = 10
 
 
@@ -48,10 +47,6 @@ class PhaseClock:
         end = time.perf_counter()
         self.laps[phase] = round(end - self._start, 3)
         self._start = end
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -99,6 +94,7 @@ class FaceGraph:
                  api_key: str | None = None, store: FaceStore | None = None,
                  pipeline: FacePipeline | Callable[[], FacePipeline] | None = None):
         self.store = store or open_store(location, url=url, api_key=api_key)
+        self.records = PersonRecords(self.store)
         self._pipeline = pipeline if pipeline is not None else FacePipeline.from_names
         self.last_run: dict = {}  # what the last cluster_all did
 
@@ -195,7 +191,7 @@ class FaceGraph:
         faces.sort(key=lambda point: point.payload["face_id"])  # the same input in the same order, every run
         face_ids = [point.payload["face_id"] for point in faces]
         vectors = np.stack([point.vector for point in faces]) if faces else np.zeros((0, self.store.dimension), np.float32)
-        pins = self._pins()
+        pins = self.records.pins()
         clock.lap("read")
         graph = clustering.neighbour_graph(vectors, threshold=similarity_threshold, k=neighbours)
         clock.lap("neighbour_graph")
@@ -211,7 +207,7 @@ class FaceGraph:
         confidence = clustering.confidences(vectors, labels)
         clock.lap("person_ids")
         written = self._write_assignments(faces, person_of, confidence)
-        self._sync_persons(face_ids, person_of, confidence)
+        self.records.sync(face_ids, person_of, confidence)
         clock.lap("payload_writes")
         self.last_run = {
             "method": method, "similarity_threshold": similarity_threshold, "neighbours": neighbours,
@@ -231,11 +227,9 @@ class FaceGraph:
         """
         clustering.check_method(method)
         face = self._face(face_id, with_vector=True)
-        pinned = self.store.scroll(PERSONS, where={"pinned_faces": face_id})
+        person_id = self.records.pinned_person(face_id)
         members = {}
-        if pinned:
-            person_id = pinned[0].payload["person_id"]
-        else:
+        if person_id is None:
             hits = self.store.search(face.vector[None], limit=ASSIGN_NEIGHBOURS + 1, threshold=threshold)[0]
             candidates = sorted({h.payload["person_id"] for h in hits if h.payload["face_id"] != face_id and h.payload.get("person_id")})
             members = {p: self._member_vectors(p, face_id) for p in candidates}
@@ -246,10 +240,10 @@ class FaceGraph:
         others = members[person_id] if person_id in members else self._member_vectors(person_id, face_id)
         confidence = _confidence_against(face.vector, others)
         self.store.set_payload(FACES, [face_id], {"person_id": person_id, "person_confidence": confidence})
-        self._touch_person(person_id, representative=face_id if not len(others) else None)
+        self.records.touch(person_id, representative=face_id if not len(others) else None)
         previous = face.payload.get("person_id")
         if previous and previous != person_id:
-            self._drop_if_empty(previous)
+            self.records.drop_if_empty(previous)
         return person_id
 
     def _member_vectors(self, person_id: str, except_face: str) -> np.ndarray:
@@ -262,16 +256,16 @@ class FaceGraph:
 
     def get_person(self, person_id: str) -> dict:
         """A person's record: name, representative face, times, face count and face ids."""
-        record = self._person(person_id)
+        record = self.records.get(person_id)
         face_ids = sorted(p.payload["face_id"] for p in self.store.scroll(FACES, where={"person_id": person_id}))
-        return _public(record) | {"face_count": len(face_ids), "face_ids": face_ids}
+        return public(record) | {"face_count": len(face_ids), "face_ids": face_ids}
 
     def list_persons(self, limit: int = 100, offset: int = 0) -> list[dict]:
         """Persons, largest first (ties by id), with their face counts."""
         counts = self.store.value_counts(FACES, "person_id")
         page = sorted(counts, key=lambda p: (-counts[p], p))[offset : offset + limit]
         records = {r.payload["person_id"]: r.payload for r in self.store.retrieve(PERSONS, page)}
-        return [_public(records.get(p, {"person_id": p})) | {"face_count": counts[p]} for p in page]
+        return [public(records.get(p, {"person_id": p})) | {"face_count": counts[p]} for p in page]
 
     # ---- corrections ----------------------------------------------------------------------------------------
 
@@ -280,7 +274,7 @@ class FaceGraph:
         person_ids = list(dict.fromkeys(person_ids))
         if len(person_ids) < 2:
             raise InvalidRequestError(f"merging needs at least two different persons, got {person_ids}")
-        records = {p: self._person(p) for p in person_ids}
+        records = {p: self.records.get(p) for p in person_ids}
         members = {p: self._face_ids_of(p) for p in person_ids}
         if target_person_id is None:
             target_person_id = max(person_ids, key=lambda p: (len(members[p]), -person_ids.index(p)))
@@ -289,7 +283,7 @@ class FaceGraph:
         all_faces = sorted(f for faces in members.values() for f in faces)
         name = records[target_person_id].get("name") or next((r["name"] for r in records.values() if r.get("name")), None)
         self.store.set_payload(FACES, all_faces, {"person_id": target_person_id})
-        self._pin(target_person_id, all_faces, name=name)
+        self.records.pin(target_person_id, all_faces, name=name)
         self.store.delete(PERSONS, [p for p in person_ids if p != target_person_id])
         self._refresh_confidences(target_person_id)
         return target_person_id
@@ -297,7 +291,7 @@ class FaceGraph:
     def split_person(self, person_id: str, face_groups: list[list[str]]) -> list[str]:
         """Split faces off a person: each group becomes a person, returned in order. If the groups cover every
         face, the first group keeps the person's id and name; otherwise the faces left over keep them."""
-        record = self._person(person_id)
+        record = self.records.get(person_id)
         members = set(self._face_ids_of(person_id))
         groups = [sorted(set(group)) for group in face_groups]
         listed = [f for group in groups for f in group]
@@ -313,9 +307,9 @@ class FaceGraph:
                    for n, group in enumerate(groups)]
         for new_id, group in zip(new_ids, groups):
             self.store.set_payload(FACES, group, {"person_id": new_id})
-            self._pin(new_id, group, name=record.get("name") if new_id == person_id else None, replace=True)
+            self.records.pin(new_id, group, name=record.get("name") if new_id == person_id else None, replace=True)
         if rest:
-            self._pin(person_id, rest, name=record.get("name"), replace=True)
+            self.records.pin(person_id, rest, name=record.get("name"), replace=True)
         for new_id in set(new_ids) | {person_id}:
             self._refresh_confidences(new_id)
         return new_ids
@@ -323,12 +317,12 @@ class FaceGraph:
     def reassign_face(self, face_id: str, target_person_id: str) -> None:
         """Move one face to another person, for good."""
         face = self._face(face_id)
-        self._person(target_person_id)
+        self.records.get(target_person_id)
         previous = face.payload.get("person_id")
         self.store.set_payload(FACES, [face_id], {"person_id": target_person_id})
-        self._pin(target_person_id, [face_id])  # also unpins it from any other person
+        self.records.pin(target_person_id, [face_id])  # also unpins it from any other person
         if previous and previous != target_person_id:
-            if not self._drop_if_empty(previous):
+            if not self.records.drop_if_empty(previous):
                 self._refresh_confidences(previous)
         self._refresh_confidences(target_person_id)
 
@@ -336,8 +330,8 @@ class FaceGraph:
         """Name a person. Naming confirms the person: its faces are pinned to it, so the name stays with them."""
         if not name or not name.strip():
             raise InvalidRequestError("a name must not be empty")
-        self._person(person_id)
-        self._pin(person_id, self._face_ids_of(person_id), name=name.strip())
+        self.records.get(person_id)
+        self.records.pin(person_id, self._face_ids_of(person_id), name=name.strip())
 
     # ---- queries by photo -----------------------------------------------------------------------------------
 
@@ -376,60 +370,8 @@ class FaceGraph:
             raise FaceNotFoundError(f"no face {face_id!r} in the collection")
         return found[0]
 
-    def _person(self, person_id: str) -> dict:
-        found = self.store.retrieve(PERSONS, [person_id])
-        if not found:
-            raise PersonNotFoundError(f"no person {person_id!r}; list them with `facegraph list-persons`")
-        return found[0].payload
-
     def _face_ids_of(self, person_id: str) -> list[str]:
         return sorted(p.payload["face_id"] for p in self.store.scroll(FACES, where={"person_id": person_id}))
-
-    def _pins(self) -> dict[str, str]:
-        """face_id -> person_id for every face a correction pinned."""
-        return {face_id: record.payload["person_id"]
-                for record in self.store.scroll(PERSONS, where={"kind": CORRECTED})
-                for face_id in record.payload.get("pinned_faces", [])}
-
-    def _pin(self, person_id: str, face_ids: list[str], *, name: str | None = None, replace: bool = False) -> None:
-        """Record that `face_ids` belong to `person_id` by correction (added to its pins, or replacing them)."""
-        for other, faces in self._pinned_elsewhere(person_id, face_ids).items():
-            self._unpin(other, faces)
-        found = self.store.retrieve(PERSONS, [person_id])
-        record = found[0].payload if found else _new_person(person_id, face_ids[0] if face_ids else None)
-        pinned = set() if replace else set(record.get("pinned_faces", []))
-        record = record | {"kind": CORRECTED, "pinned_faces": sorted(pinned | set(face_ids)), "updated_at": now()}
-        if name is not None:
-            record["name"] = name
-        self.store.upsert(PERSONS, [person_id], [record])
-
-    def _pinned_elsewhere(self, person_id: str, face_ids: list[str]) -> dict[str, list[str]]:
-        """Persons other than `person_id` that hold pins on any of `face_ids`, with those faces."""
-        moving, elsewhere = set(face_ids), defaultdict(list)
-        for record in self.store.scroll(PERSONS, where={"pinned_faces": sorted(moving)}) if moving else []:
-            if record.payload["person_id"] != person_id:
-                elsewhere[record.payload["person_id"]] = sorted(moving & set(record.payload["pinned_faces"]))
-        return elsewhere
-
-    def _unpin(self, person_id: str, face_ids: list[str]) -> None:
-        found = self.store.retrieve(PERSONS, [person_id])
-        if found:
-            record = found[0].payload
-            remaining = sorted(set(record.get("pinned_faces", [])) - set(face_ids))
-            self.store.set_payload(PERSONS, [person_id], {"pinned_faces": remaining, "updated_at": now()})
-
-    def _touch_person(self, person_id: str, *, representative: str | None = None) -> None:
-        found = self.store.retrieve(PERSONS, [person_id])
-        if not found:
-            self.store.upsert(PERSONS, [person_id], [_new_person(person_id, representative)])
-        else:
-            self.store.set_payload(PERSONS, [person_id], {"updated_at": now()})
-
-    def _drop_if_empty(self, person_id: str) -> bool:
-        if self.store.count(FACES, where={"person_id": person_id}) == 0:
-            self.store.delete(PERSONS, [person_id])
-            return True
-        return False
 
     def _refresh_confidences(self, person_id: str) -> None:
         faces = self.store.scroll(FACES, where={"person_id": person_id}, with_vectors=True)
@@ -453,23 +395,6 @@ class FaceGraph:
         self.store.upsert(FACES, [p["face_id"] for p in payloads], payloads, np.stack([faces[i].vector for i in changed]))
         return len(changed)
 
-    def _sync_persons(self, face_ids, person_of, confidence) -> None:
-        """Create records for new persons, refresh representatives, delete records of persons left without faces."""
-        best: dict[str, int] = {}
-        for i, person_id in enumerate(person_of):
-            if person_id not in best or (confidence[i], -i) > (confidence[best[person_id]], -best[person_id]):
-                best[person_id] = i
-        existing = {p.payload["person_id"]: p.payload for p in self.store.scroll(PERSONS)}
-        stamp = now()
-        writes = []
-        for person_id, i in sorted(best.items()):
-            record = existing.get(person_id) or _new_person(person_id, face_ids[i], stamp)
-            if record.get("representative_face_id") != face_ids[i] or person_id not in existing:
-                writes.append(record | {"representative_face_id": face_ids[i], "updated_at": stamp})
-        self.store.upsert(PERSONS, [r["person_id"] for r in writes], writes)
-        self.store.delete(PERSONS, sorted(set(existing) - set(best)))
-
-
 def face_payload(face: Face, indexed_at: str) -> dict:
     """The seed's payload of a face point, exactly these fields."""
     return {
@@ -482,16 +407,6 @@ def face_payload(face: Face, indexed_at: str) -> dict:
         "quality_score": float(face.quality_score),
         "indexed_at": indexed_at,
     }
-
-
-def _new_person(person_id: str, representative: str | None, stamp: str | None = None) -> dict:
-    stamp = stamp or now()
-    return {"person_id": person_id, "name": None, "representative_face_id": representative,
-            "created_at": stamp, "updated_at": stamp, "kind": CLUSTERED, "pinned_faces": []}
-
-
-def _public(record: dict) -> dict:
-    return {key: record.get(key) for key in ("person_id", "name", "representative_face_id", "created_at", "updated_at")}
 
 
 def _confidence_against(vector: np.ndarray, others: np.ndarray) -> float:

@@ -1,0 +1,109 @@
+"""Person records in the `persons` collection: names, representative faces, times, and the corrections.
+
+A correction pins faces to a person: the record's `pinned_faces` lists them and its `kind` becomes "corrected".
+Face counts are never stored here; they are computed from the faces.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from facegraph.errors import PersonNotFoundError
+from facegraph.store.base import FACES, PERSONS, FaceStore
+
+CLUSTERED, CORRECTED = "clustered", "corrected"  # a record's `kind`: made by clustering, or touched by a person
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_record(person_id: str, representative: str | None, stamp: str | None = None) -> dict:
+    stamp = stamp or now()
+    return {"person_id": person_id, "name": None, "representative_face_id": representative,
+            "created_at": stamp, "updated_at": stamp, "kind": CLUSTERED, "pinned_faces": []}
+
+
+def public(record: dict) -> dict:
+    return {key: record.get(key) for key in ("person_id", "name", "representative_face_id", "created_at", "updated_at")}
+
+
+class PersonRecords:
+    """The person records of one store."""
+
+    def __init__(self, store: FaceStore):
+        self.store = store
+
+    def get(self, person_id: str) -> dict:
+        found = self.store.retrieve(PERSONS, [person_id])
+        if not found:
+            raise PersonNotFoundError(f"no person {person_id!r}; list them with `facegraph list-persons`")
+        return found[0].payload
+
+    def pins(self) -> dict[str, str]:
+        """face_id -> person_id for every face a correction pinned."""
+        return {face_id: record.payload["person_id"]
+                for record in self.store.scroll(PERSONS, where={"kind": CORRECTED})
+                for face_id in record.payload.get("pinned_faces", [])}
+
+    def pinned_person(self, face_id: str) -> str | None:
+        """The person a correction pinned `face_id` to, if any."""
+        found = self.store.scroll(PERSONS, where={"pinned_faces": face_id})
+        return found[0].payload["person_id"] if found else None
+
+    def pin(self, person_id: str, face_ids: list[str], *, name: str | None = None, replace: bool = False) -> None:
+        """Record that `face_ids` belong to `person_id` by correction (added to its pins, or replacing them)."""
+        for other, faces in self.pinned_elsewhere(person_id, face_ids).items():
+            self.unpin(other, faces)
+        found = self.store.retrieve(PERSONS, [person_id])
+        record = found[0].payload if found else new_record(person_id, face_ids[0] if face_ids else None)
+        pinned = set() if replace else set(record.get("pinned_faces", []))
+        record = record | {"kind": CORRECTED, "pinned_faces": sorted(pinned | set(face_ids)), "updated_at": now()}
+        if name is not None:
+            record["name"] = name
+        self.store.upsert(PERSONS, [person_id], [record])
+
+    def pinned_elsewhere(self, person_id: str, face_ids: list[str]) -> dict[str, list[str]]:
+        """Persons other than `person_id` that hold pins on any of `face_ids`, with those faces."""
+        moving, elsewhere = set(face_ids), defaultdict(list)
+        for record in self.store.scroll(PERSONS, where={"pinned_faces": sorted(moving)}) if moving else []:
+            if record.payload["person_id"] != person_id:
+                elsewhere[record.payload["person_id"]] = sorted(moving & set(record.payload["pinned_faces"]))
+        return elsewhere
+
+    def unpin(self, person_id: str, face_ids: list[str]) -> None:
+        found = self.store.retrieve(PERSONS, [person_id])
+        if found:
+            record = found[0].payload
+            remaining = sorted(set(record.get("pinned_faces", [])) - set(face_ids))
+            self.store.set_payload(PERSONS, [person_id], {"pinned_faces": remaining, "updated_at": now()})
+
+    def touch(self, person_id: str, *, representative: str | None = None) -> None:
+        found = self.store.retrieve(PERSONS, [person_id])
+        if not found:
+            self.store.upsert(PERSONS, [person_id], [new_record(person_id, representative)])
+        else:
+            self.store.set_payload(PERSONS, [person_id], {"updated_at": now()})
+
+    def drop_if_empty(self, person_id: str) -> bool:
+        if self.store.count(FACES, where={"person_id": person_id}) == 0:
+            self.store.delete(PERSONS, [person_id])
+            return True
+        return False
+
+    def sync(self, face_ids, person_of, confidence) -> None:
+        """Create records for new persons, refresh representatives, delete records of persons left without faces."""
+        best: dict[str, int] = {}
+        for i, person_id in enumerate(person_of):
+            if person_id not in best or (confidence[i], -i) > (confidence[best[person_id]], -best[person_id]):
+                best[person_id] = i
+        existing = {p.payload["person_id"]: p.payload for p in self.store.scroll(PERSONS)}
+        stamp = now()
+        writes = []
+        for person_id, i in sorted(best.items()):
+            record = existing.get(person_id) or new_record(person_id, face_ids[i], stamp)
+            if record.get("representative_face_id") != face_ids[i] or person_id not in existing:
+                writes.append(record | {"representative_face_id": face_ids[i], "updated_at": stamp})
+        self.store.upsert(PERSONS, [r["person_id"] for r in writes], writes)
+        self.store.delete(PERSONS, sorted(set(existing) - set(best)))
