@@ -63,7 +63,13 @@ class EmbeddedStore(FaceStore):
                 f"store at {self.path} is open in another process; close it there first, or use a Qdrant server "
                 "(FACEGRAPH_QDRANT_URL) for concurrent access"
             ) from None
-        self._shards = {name: self._open(name) for name in COLLECTIONS}
+        self._shards = {}
+        try:
+            for name in COLLECTIONS:
+                self._shards[name] = self._open(name)
+        except StoreError:
+            self.close()  # release what was opened, and the lock
+            raise
 
     def _open(self, name: str) -> EdgeShard:
         size = self.dimension if name == FACES else len(PLACEHOLDER_VECTOR)

@@ -289,3 +289,13 @@ def test_embedded_store_is_opened_by_one_process_at_a_time(tmp_path):
     assert other.returncode != 0 and f"store at {tmp_path / 'store'} is open in another process" in other.stderr
     store.close()
     EmbeddedStore(tmp_path / "store").close()  # free again once closed
+
+
+def test_a_broken_embedded_store_says_which_collection_and_releases_the_lock(tmp_path):
+    from facegraph.errors import StoreError
+
+    (tmp_path / "store" / "faces").mkdir(parents=True)
+    (tmp_path / "store" / "faces" / "edge_config.json").write_text("not a config")
+    for _ in range(2):  # the second attempt fails the same way, not with StoreLockedError
+        with pytest.raises(StoreError, match="cannot open the faces collection at .*faces"):
+            EmbeddedStore(tmp_path / "store")
