@@ -299,3 +299,12 @@ def test_a_broken_embedded_store_says_which_collection_and_releases_the_lock(tmp
     for _ in range(2):  # the second attempt fails the same way, not with StoreLockedError
         with pytest.raises(StoreError, match="cannot open the faces collection at .*faces"):
             EmbeddedStore(tmp_path / "store")
+
+
+def test_facegraph_is_the_one_entry_point():
+    import facegraph
+
+    assert facegraph.FaceGraph is FaceGraph
+    assert all(hasattr(FaceGraph, name) for name in (
+        "cluster_all", "assign_person", "get_person", "list_persons", "merge_persons", "split_person",
+        "reassign_face", "search", "find_person", "name_person"))
