@@ -19,6 +19,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from evaluation.benchmark_pipeline import machine
+from evaluation.incremental import synthetic_payload
 from facegraph import clustering
 from facegraph.persons import DEFAULT_METHOD, DEFAULT_THRESHOLD, FaceGraph
 from facegraph.store.base import FACES
@@ -48,9 +49,7 @@ def synthetic_faces(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def fill_store(store: EmbeddedStore, vectors: np.ndarray) -> None:
     keys = [f"{n:016x}_face0" for n in range(len(vectors))]
-    payloads = [{"face_id": key, "image_id": key[:16], "bbox": [0, 0, 100, 100], "person_id": None,
-                 "person_confidence": None, "det_score": 0.9, "quality_score": 20.0,
-                 "indexed_at": "2026-01-01T00:00:00+00:00"} for key in keys]
+    payloads = [synthetic_payload(key) for key in keys]
     for start in range(0, len(keys), 10_000):
         store.upsert(FACES, keys[start : start + 10_000], payloads[start : start + 10_000], vectors[start : start + 10_000])
 
@@ -117,9 +116,7 @@ def main() -> None:
 
 def assign_latency(graph: FaceGraph, new_vectors: np.ndarray, threshold: float, when: str, offset: int = 0) -> None:
     keys = [f"new{offset}_{n:012x}_face0" for n in range(len(new_vectors))]
-    payloads = [{"face_id": key, "image_id": key[:16], "bbox": [0, 0, 100, 100], "person_id": None,
-                 "person_confidence": None, "det_score": 0.9, "quality_score": 20.0,
-                 "indexed_at": "2026-01-01T00:00:00+00:00"} for key in keys]
+    payloads = [synthetic_payload(key) for key in keys]
     graph.store.upsert(FACES, keys, payloads, new_vectors)
     samples = []
     for key in keys:

@@ -257,7 +257,7 @@ class FaceGraph:
     def get_person(self, person_id: str) -> dict:
         """A person's record: name, representative face, times, face count and face ids."""
         record = self.records.get(person_id)
-        face_ids = sorted(p.payload["face_id"] for p in self.store.scroll(FACES, where={"person_id": person_id}))
+        face_ids = self._face_ids_of(person_id)
         return public(record) | {"face_count": len(face_ids), "face_ids": face_ids}
 
     def list_persons(self, limit: int = 100, offset: int = 0) -> list[dict]:
