@@ -7,16 +7,32 @@ from pydantic import Field
 from assets.partitions import photo_batches
 from assets.resources import STORE_POOL, FaceCollection
 from assets.tables import photos_from_table
-from facegraph import clustering
-from facegraph.persons import DEFAULT_METHOD, DEFAULT_THRESHOLD
+from facegraph.clustering import METHODS, ClusterSettings
 from facegraph.store.base import FACES, PHOTOS
+
+DEFAULT = ClusterSettings()
 
 
 class ClusteringConfig(Config):
-    """τ and method, shared by placing new faces and by the full recluster (defaults: the library's)."""
+    """`facegraph.clustering.ClusterSettings` as run config, shared by placing new faces and by the full recluster
+    (defaults: the library's, chosen by the sweeps)."""
 
-    threshold: float = Field(DEFAULT_THRESHOLD, description="τ: the cosine similarity at which faces are linked.")
-    method: str = Field(DEFAULT_METHOD, description=f"Clustering method, one of {sorted(clustering.METHODS)}.")
+    method: str = Field(DEFAULT.method, description=f"Clustering method, one of {sorted(METHODS)}.")
+    threshold: float = Field(DEFAULT.threshold, description="τ: the cosine similarity at which faces are linked.")
+    neighbours: int = Field(DEFAULT.neighbours, description="Nearest faces each face links to, at most.")
+    min_neighbours: int = Field(DEFAULT.min_neighbours, description='Neighbours that make a core face (method '
+                                                                    '"density" only).')
+    resolution: float = Field(DEFAULT.resolution, description='CPM resolution (method "leiden" only).')
+    merge_threshold: float | None = Field(DEFAULT.merge_threshold, description="Second pass: merge persons that are "
+                                          "each other's nearest with mean directions this alike (none: no pass).")
+
+    poor_threshold: float | None = Field(DEFAULT.poor_threshold, description="Quality-aware linking: the bar for "
+                                         "a pair of poor faces (none: every pair is held to τ).")
+    quality_range: list[float] = Field(list(DEFAULT.quality_range), description="quality_score of a poor face and "
+                                       "of a clear one, between which the bar rises from poor_threshold to τ.")
+
+    def settings(self) -> ClusterSettings:
+        return ClusterSettings(**self.model_dump())
 
 
 @asset(partitions_def=photo_batches, group_name="collection", kinds={"qdrant"}, pool=STORE_POOL)
@@ -28,7 +44,8 @@ def collection_batch(context: AssetExecutionContext, config: ClusteringConfig, b
     photos_before = graph.store.count(PHOTOS)
     new_faces = graph.add_photos(photos)
     graph.store.optimize()
-    persons = {graph.assign_person(face_id, config.threshold, method=config.method) for face_id in new_faces}
+    settings = config.settings()
+    persons = {graph.assign_person(face_id, settings) for face_id in new_faces}
     context.log.info(f"{len(new_faces)} new faces of {context.partition_key} in {store.where}, "
                      f"given to {len(persons)} persons")
     return MaterializeResult(metadata={
@@ -40,6 +57,5 @@ def collection_batch(context: AssetExecutionContext, config: ClusteringConfig, b
         "collection_faces": graph.store.count(FACES),
         "collection_photos": graph.store.count(PHOTOS),
         "store": store.where,
-        "threshold": config.threshold,
-        "method": config.method,
+        **settings.parameters(),
     })

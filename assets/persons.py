@@ -2,20 +2,12 @@
 
 import numpy as np
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
-from pydantic import Field
 
 from assets.collection import ClusteringConfig, collection_batch
 from assets.resources import STORE_POOL, FaceCollection
 from evaluation.metrics import singleton_share
-from facegraph import clustering
 from facegraph.persons import FaceGraph
 from facegraph.store.base import FACES
-
-
-class PersonsConfig(ClusteringConfig):
-    neighbours: int = Field(clustering.DEFAULT_NEIGHBOURS, description="Nearest faces each face links to, at most.")
-    min_neighbours: int = Field(clustering.DEFAULT_MIN_NEIGHBOURS, description='Neighbours that make a core face '
-                                                                               '(method "density" only).')
 
 
 def person_shares(graph: FaceGraph) -> dict:
@@ -31,11 +23,10 @@ def person_shares(graph: FaceGraph) -> dict:
 
 
 @asset(deps=[collection_batch], group_name="persons", kinds={"qdrant"}, pool=STORE_POOL)
-def persons(context: AssetExecutionContext, config: PersonsConfig, store: FaceCollection) -> MaterializeResult:
+def persons(context: AssetExecutionContext, config: ClusteringConfig, store: FaceCollection) -> MaterializeResult:
     """Every face of the collection grouped into persons (corrections kept, person ids carried over)."""
     graph = store.graph
-    graph.cluster_all(config.threshold, method=config.method, neighbours=config.neighbours,
-                      min_neighbours=config.min_neighbours)
+    graph.cluster_all(config.settings())
     run = graph.last_run
     shares = person_shares(graph)
     context.log.info(f"{shares['persons']} persons of {shares['faces']} faces ({config.method}, τ={config.threshold})")

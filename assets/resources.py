@@ -12,6 +12,7 @@ from dagster import ConfigurableResource, Failure, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from assets.partitions import batches_in
+from evaluation import EXPERIMENT
 from facegraph.images import DEFAULT_MAX_SIDE
 from facegraph.models.weights import sample_photos_dir
 from facegraph.persons import FaceGraph, open_store
@@ -115,7 +116,7 @@ class MlflowTracking(ConfigurableResource):
     """An MLflow tracking store and the experiment that facegraph's runs go to."""
 
     tracking_uri: str = Field(description="MLflow tracking URI, e.g. sqlite:///data/mlflow.db or http://host:5000.")
-    experiment: str = Field("facegraph", description="The experiment runs are logged to (created if missing).")
+    experiment: str = Field(EXPERIMENT, description="The experiment runs are logged to (created if missing).")
     artifact_location: str | None = Field(None, description="Where a new experiment keeps its artifacts.")
 
     _client = PrivateAttr()

@@ -21,7 +21,8 @@ from scipy.sparse.csgraph import connected_components
 from evaluation.benchmark_pipeline import machine
 from evaluation.incremental import synthetic_payload
 from facegraph import clustering
-from facegraph.persons import DEFAULT_METHOD, DEFAULT_THRESHOLD, FaceGraph
+from facegraph.clustering import ClusterSettings
+from facegraph.persons import FaceGraph
 from facegraph.store.base import FACES
 from facegraph.store.embedded import EmbeddedStore
 
@@ -61,7 +62,8 @@ def percentile_ms(samples: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--faces", type=int, default=100_000, help="faces in the collection")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="cosine threshold of the neighbour graph")
+    parser.add_argument("--threshold", type=float, default=ClusterSettings().threshold,
+                        help="cosine threshold of the neighbour graph")
     parser.add_argument("--assign", type=int, default=200, help="new faces given a person one by one")
     parser.add_argument("--optimize", action="store_true", help="also build the HNSW index and time searches after it")
     args = parser.parse_args()
@@ -79,9 +81,9 @@ def main() -> None:
         start = time.perf_counter()
         fill_store(graph.store, vectors)
         print(f"upsert: {time.perf_counter() - start:.1f}s")
-        for method in ("components", DEFAULT_METHOD):
+        for method in ("components", ClusterSettings().method):
             start = time.perf_counter()
-            persons = graph.cluster_all(args.threshold, method=method)
+            persons = graph.cluster_all(method=method, threshold=args.threshold)
             total = time.perf_counter() - start
             phases = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in graph.last_run["seconds"].items())
             print(f"cluster_all(tau={args.threshold}, method={method}): {total:.1f}s in all ({phases}); {persons} "
@@ -121,7 +123,7 @@ def assign_latency(graph: FaceGraph, new_vectors: np.ndarray, threshold: float, 
     samples = []
     for key in keys:
         start = time.perf_counter()
-        graph.assign_person(key, threshold)
+        graph.assign_person(key, threshold=threshold)
         samples.append(time.perf_counter() - start)
     print(f"assign_person {when}, {len(keys)} new faces: median {percentile_ms(samples, 50):.1f} ms, "
           f"p99 {percentile_ms(samples, 99):.1f} ms")

@@ -20,6 +20,8 @@ from evaluation.labeled import load_labeled_set, main_face, main_face_rule
 from facegraph.pipeline import FacePipeline, PhotoFaces
 from facegraph.settings import default_data_dir
 
+CACHE_VERSION = 2  # bumped when the cached fields change, so an old file is never misread
+
 
 def fingerprint(root: Path, relative_paths: list[str]) -> str:
     """16 hex digits naming a labeled set's content: its relative paths with their sizes and identities."""
@@ -41,6 +43,14 @@ class LabeledEmbeddings:
     main_faces: np.ndarray  # (photos,) index into faces, -1 where no face was found
     models: list[dict]  # family, file and sha256 of the detector and embedder
     seconds: float  # time the embedding took when it was computed
+    quality: np.ndarray  # (faces,) float32: each face's quality_score (the embedding's norm before normalising)
+    face_sizes: np.ndarray  # (faces,) float32: the shorter side of each face's box, in pixels
+    root: str = ""  # the folder the set was read from
+
+    @property
+    def image_ids(self) -> np.ndarray:
+        """(faces,) the photo of each face (a face id is `{image_id}_face{n}`)."""
+        return np.array([face_id.rsplit("_face", 1)[0] for face_id in self.face_ids])
 
     @property
     def detection_rate(self) -> float:
@@ -61,13 +71,14 @@ def labeled_embeddings(root: str | os.PathLike, pipeline: FacePipeline, *, cache
     set_name, print_ = root.name, fingerprint(root, relative)
     models = [{"family": m.family, "file": m.file, "sha256": m.sha256} for m in pipeline.models]
     tag = "-".join(m["sha256"][:8] for m in models)
-    cache = (cache_dir or default_data_dir() / "embeddings") / f"{set_name}-{print_}-{tag}.npz"
+    cache = (cache_dir or default_data_dir() / "embeddings") / f"{set_name}-{print_}-{tag}-v{CACHE_VERSION}.npz"
     if cache.is_file():
         stored = np.load(cache, allow_pickle=False)
         return LabeledEmbeddings(set_name, print_, stored["face_ids"], stored["vectors"], stored["identities"],
-                                 stored["main_faces"], json.loads(str(stored["models"])), float(stored["seconds"]))
+                                 stored["main_faces"], json.loads(str(stored["models"])), float(stored["seconds"]),
+                                 stored["quality"], stored["face_sizes"], str(root))
     rule = main_face_rule(set_name)
-    face_ids, vectors, main_faces = [], [], []
+    face_ids, vectors, main_faces, quality, sizes = [], [], [], [], []
     start = time.perf_counter()
     results = pipeline.run([photo.path for photo in photos])
     for result in tqdm(results, total=len(photos), unit="photo", desc=f"embedding {set_name}", disable=not progress):
@@ -78,11 +89,15 @@ def labeled_embeddings(root: str | os.PathLike, pipeline: FacePipeline, *, cache
                 main_faces[-1] = len(face_ids)
             face_ids.append(face.face_id)
             vectors.append(face.embedding)
+            quality.append(face.quality_score)
+            sizes.append(min(face.bbox[2] - face.bbox[0], face.bbox[3] - face.bbox[1]))
     embeddings = LabeledEmbeddings(
         set_name, print_, np.array(face_ids), np.stack(vectors).astype(np.float32),
         np.array([photo.identity for photo in photos]), np.array(main_faces), models, time.perf_counter() - start,
+        np.array(quality, np.float32), np.array(sizes, np.float32), str(root),
     )
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(cache, face_ids=embeddings.face_ids, vectors=embeddings.vectors, identities=embeddings.identities,
-                        main_faces=embeddings.main_faces, models=json.dumps(models), seconds=embeddings.seconds)
+                        main_faces=embeddings.main_faces, models=json.dumps(models), seconds=embeddings.seconds,
+                        quality=embeddings.quality, face_sizes=embeddings.face_sizes)
     return embeddings

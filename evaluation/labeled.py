@@ -15,7 +15,7 @@ from facegraph.images import find_photos
 from facegraph.pipeline import Face, PhotoFaces
 
 DATASETS_ENV = "FACEGRAPH_DATASETS"
-CENTRED_SETS = {"lfw"}
+CENTRED_SETS = {"lfw", "lfw_degraded"}  # the degraded copy keeps LFW's framing
 
 
 def datasets_root() -> Path:

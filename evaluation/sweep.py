@@ -1,80 +1,80 @@
-"""Threshold and method sweeps over a labeled set, tracked in MLflow: one parent run per sweep, one child per
-setting, the plots as artifacts. The embeddings are computed once and every setting reuses them.
+"""Threshold and method sweeps over the labeled sets, and the choice of the default from all of them at once.
 
-    python -m evaluation.sweep lfw [--detector retinaface] [--tracking-uri URI]
+Every setting (a `ClusterSettings`) is scored on every set; the default is the setting with the best worst-set
+BCubed F1 (ties: the best mean), never one set's best, because LFW's news crops and users' whole photos behave
+differently. The embeddings are computed once per set and every setting reuses them. This module only computes;
+`evaluation.tracking` logs a result to MLflow, and `main` (the CLI), the notebook and the Dagster asset compose
+the two.
 
-prints the best setting of each method and the metrics the README reports.
+    python -m evaluation.sweep                       # every dev set; logs the sweep to MLflow
+    python -m evaluation.sweep five_celebs lfw       # some sets
+    python -m evaluation.sweep --defaults-only       # the shipped default on every dev set, nothing logged
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csr_matrix
+from tqdm import tqdm
 
 from evaluation.embeddings import LabeledEmbeddings, labeled_embeddings
 from evaluation.labeled import datasets_root
 from evaluation.metrics import bcubed_scores, nmi_score, pairwise_scores, singleton_share
 from facegraph import clustering
+from facegraph.clustering import ClusterSettings
+from facegraph.constraints import Faces, photo_numbers
 from facegraph.settings import default_data_dir
-from facegraph.persons import DEFAULT_METHOD, DEFAULT_THRESHOLD
 
-THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.20, 0.801, 0.05))
-DENSITY_MIN_NEIGHBOURS = (2, 3, 4)
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One point of a sweep."""
-
-    method: str
-    threshold: float
-    neighbours: int = clustering.DEFAULT_NEIGHBOURS
-    min_neighbours: int | None = None  # density only
-
-    @property
-    def name(self) -> str:
-        extra = f" m={self.min_neighbours}" if self.min_neighbours else ""
-        return f"{self.method} tau={self.threshold:.2f}{extra}"
-
-    @property
-    def variant(self) -> str:
-        """The method with its own parameters, without tau: what a curve against tau is drawn for."""
-        return f"{self.method} m={self.min_neighbours}" if self.min_neighbours else self.method
+DEV_SETS = ("lfw", "lfw_degraded", "five_celebs", "deepface_celebs", "facescrub12")
+THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.801, 0.05))
+PLAIN = {"poor_threshold": None}  # every pair held to τ
+QUALITY = {"poor_threshold": 0.2, "quality_range": (19.0, 25.0)}
 
 
-DEFAULT_SETTING = Setting(DEFAULT_METHOD, DEFAULT_THRESHOLD)
+def variant(method: str, **parameters) -> ClusterSettings:
+    """A method with its own parameters, every other one spelled out (not taken from the shipped default)."""
+    return ClusterSettings(method, **PLAIN | parameters)
 
 
-def coarse_grid(thresholds=THRESHOLDS) -> list[Setting]:
+VARIANTS = (  # every method with its own parameters; τ is swept for each
+    variant("components"), variant("average"), variant("mutual"),
+    variant("density", min_neighbours=2), variant("density", min_neighbours=3),
+    variant("whispers"), variant("infomap"), variant("leiden", resolution=0.1),
+    # quality-aware linking: the bar falls to poor_threshold for poor faces
+    variant("average", **QUALITY),
+    variant("average", poor_threshold=0.2, quality_range=(18.0, 24.0)),
+    variant("average", poor_threshold=0.2, quality_range=(18.0, 26.0)),
+    variant("average", poor_threshold=0.15, quality_range=(18.0, 26.0)),
+    variant("average", poor_threshold=0.25, quality_range=(19.0, 25.0)),
+    variant("whispers", **QUALITY), variant("infomap", **QUALITY),
+    # the second pass: persons that are each other's nearest merge
+    variant("average", merge_threshold=0.45), variant("average", merge_threshold=0.45, **QUALITY),
+)
+
+
+def coarse_grid(variants=VARIANTS, thresholds=THRESHOLDS) -> list[ClusterSettings]:
+    return [variant.with_(threshold=tau) for variant in variants for tau in thresholds]
+
+
+def finer_grid(best: list[ClusterSettings], done: set[str]) -> list[ClusterSettings]:
+    """Steps of 0.01 within 0.04 of each variant's best τ, less the settings already scored."""
     grid = []
-    for tau in thresholds:
-        grid += [Setting("components", tau), Setting("average", tau), Setting("mutual", tau)]
-        grid += [Setting("density", tau, min_neighbours=m) for m in DENSITY_MIN_NEIGHBOURS]
+    for settings in best:
+        for tau in np.arange(settings.threshold - 0.04, settings.threshold + 0.041, 0.01):
+            candidate = settings.with_(threshold=round(float(tau), 2))
+            if 0.0 < candidate.threshold < 1.0 and candidate.name not in done:
+                grid.append(candidate)
     return grid
 
 
-def finer_grid(best: dict[str, dict]) -> list[Setting]:
-    """Steps of 0.01 within 0.04 of each variant's best tau."""
-    grid = []
-    for row in best.values():
-        centre = row["threshold"]
-        for tau in np.arange(centre - 0.04, centre + 0.041, 0.01):
-            tau = round(float(tau), 2)
-            if 0.0 < tau < 1.0 and tau not in THRESHOLDS:
-                grid.append(Setting(row["method"], tau, row["neighbours"], row["min_neighbours"]))
-    return grid
-
-
-def at_threshold(graph: csr_matrix, threshold: float) -> csr_matrix:
-    """The neighbour graph at a higher threshold: the same k best edges, minus those below it."""
-    kept = graph.copy()
-    kept.data[kept.data < threshold] = 0
-    kept.eliminate_zeros()
-    return kept
+def faces_of(embeddings: LabeledEmbeddings) -> Faces:
+    """What clustering knows of a labeled set's faces: vectors, photos and quality (no corrections)."""
+    return Faces(embeddings.vectors, photo_numbers(embeddings.image_ids), quality=embeddings.quality)
 
 
 def score(embeddings: LabeledEmbeddings, labels: np.ndarray) -> dict:
@@ -92,59 +92,86 @@ def score(embeddings: LabeledEmbeddings, labels: np.ndarray) -> dict:
     }
 
 
-def evaluate(embeddings: LabeledEmbeddings, settings: list[Setting], base_graph: csr_matrix | None = None) -> list[dict]:
-    """Score each setting; the neighbour graph is built once at the lowest threshold and cut for the others."""
-    if base_graph is None:
-        base_graph = clustering.neighbour_graph(embeddings.vectors, threshold=min(s.threshold for s in settings),
-                                                k=clustering.DEFAULT_NEIGHBOURS)
+def base_graph(embeddings: LabeledEmbeddings, settings: list[ClusterSettings]) -> csr_matrix:
+    """One neighbour graph at the lowest τ of `settings`, cut for each (in `clustering.cluster`)."""
+    return clustering.neighbour_graph(embeddings.vectors, threshold=min(s.lowest_threshold for s in settings),
+                                      k=max(s.neighbours for s in settings))
+
+
+def labels_for(embeddings: LabeledEmbeddings, settings: ClusterSettings, graph: csr_matrix | None = None) -> np.ndarray:
+    """The person label of every face of the set under one setting (`graph`: a base graph at a lower τ)."""
+    graph = base_graph(embeddings, [settings]) if graph is None else graph
+    return clustering.cluster(graph, faces_of(embeddings), settings)
+
+
+def evaluate(embeddings: LabeledEmbeddings, grid: list[ClusterSettings], graph: csr_matrix | None = None,
+             *, progress: bool = False) -> list[dict]:
+    """A row per setting: its parameters, name and variant, and every metric on this set."""
+    graph = base_graph(embeddings, grid) if graph is None else graph
     rows = []
-    for setting in settings:
-        labels = evaluate_labels(embeddings, setting, base_graph)
-        rows.append(asdict(setting) | {"name": setting.name, "variant": setting.variant} | score(embeddings, labels))
+    for settings in tqdm(grid, desc=f"clustering {embeddings.set_name}", unit="setting", disable=not progress):
+        rows.append(settings.parameters() | {"name": settings.name, "variant": settings.variant, "settings": settings,
+                                             "set": embeddings.set_name}
+                    | score(embeddings, labels_for(embeddings, settings, graph)))
     return rows
 
 
-def evaluate_labels(embeddings: LabeledEmbeddings, setting: Setting, base_graph: csr_matrix | None = None) -> np.ndarray:
-    """The person label of every face of the set under one setting."""
-    if base_graph is None:  # callers sweeping many settings pass one graph built at their lowest tau
-        base_graph = clustering.neighbour_graph(embeddings.vectors, threshold=setting.threshold, k=setting.neighbours)
-    graph = at_threshold(base_graph, setting.threshold)
-    return clustering.cluster(graph, setting.method, vectors=embeddings.vectors, threshold=setting.threshold,
-                              min_neighbours=setting.min_neighbours or clustering.DEFAULT_MIN_NEIGHBOURS)
+@dataclass
+class SweepResult:
+    """Every setting scored on every set, and the default that the scores choose."""
+
+    rows: list[dict]  # one per (setting, set)
+    sets: list[str]
+    chosen_labels: dict[str, np.ndarray] = field(default_factory=dict)  # set -> labels at the chosen setting
+
+    def combined(self) -> list[dict]:
+        """A row per setting: its worst-set and mean BCubed F1, and each set's BCubed and pairwise F1; best first."""
+        by_name: dict[str, dict] = {}
+        for row in self.rows:
+            entry = by_name.setdefault(row["name"], {"name": row["name"], "variant": row["variant"],
+                                                     "settings": row["settings"], "per_set": {}})
+            entry["per_set"][row["set"]] = row
+        combined = []
+        for entry in by_name.values():
+            f1 = [entry["per_set"][name]["bcubed_f1"] for name in self.sets if name in entry["per_set"]]
+            combined.append(entry | {"worst_bcubed_f1": min(f1), "mean_bcubed_f1": float(np.mean(f1))})
+        return sorted(combined, key=lambda row: (-row["worst_bcubed_f1"], -row["mean_bcubed_f1"], row["name"]))
+
+    def best_per_variant(self) -> list[dict]:
+        """Each variant at its own best worst-set τ, best first."""
+        best = {}
+        for row in self.combined():
+            best.setdefault(row["variant"], row)
+        return list(best.values())
+
+    @property
+    def chosen(self) -> ClusterSettings:
+        return self.combined()[0]["settings"]
 
 
-def best_per_variant(rows: list[dict], metric: str = "bcubed_f1") -> dict[str, dict]:
-    best = {}
-    for row in rows:
-        if row["variant"] not in best or row[metric] > best[row["variant"]][metric]:
-            best[row["variant"]] = row
-    return best
-
-
-def sweep(embeddings: LabeledEmbeddings, *, tracking_uri: str | None = None, experiment: str = "facegraph-sweeps",
-          refine: bool = True) -> tuple[list[dict], str]:
-    """Run the coarse grid (and a finer one near each variant's best), log everything to MLflow, and return the
-    rows and the parent run's id."""
-    from evaluation import tracking
-
-    base_graph = clustering.neighbour_graph(embeddings.vectors, threshold=min(THRESHOLDS) - 0.05,
-                                            k=clustering.DEFAULT_NEIGHBOURS)
-    rows = evaluate(embeddings, coarse_grid(), base_graph)
+def sweep(sets: list[LabeledEmbeddings], variants=VARIANTS, thresholds=THRESHOLDS, *, refine: bool = True,
+          progress: bool = True) -> SweepResult:
+    """Score the coarse grid on every set, then (with `refine`) steps of 0.01 near each variant's best worst-set
+    τ; the result chooses the default and holds its labels on every set."""
+    grid = coarse_grid(variants, thresholds)
+    graphs = {e.set_name: base_graph(e, grid) for e in sets}  # the finer grid stays above the lowest τ
+    result = SweepResult([row for e in sets for row in evaluate(e, grid, graphs[e.set_name], progress=progress)],
+                         [e.set_name for e in sets])
     if refine:
-        rows += evaluate(embeddings, finer_grid(best_per_variant(rows)), base_graph)
-    rows.sort(key=lambda row: (row["variant"], row["threshold"]))
-    run_id = tracking.log_sweep(embeddings, rows, tracking_uri=tracking_uri, experiment=experiment)
-    return rows, run_id
+        finer = finer_grid([row["settings"] for row in result.best_per_variant()], {row["name"] for row in result.rows})
+        finer = [s for s in finer if s.threshold >= min(thresholds)]
+        result.rows += [row for e in sets for row in evaluate(e, finer, graphs[e.set_name], progress=progress)]
+    result.chosen_labels = {e.set_name: labels_for(e, result.chosen, graphs[e.set_name]) for e in sets}
+    return result
 
 
-def table(rows: list[dict]) -> str:
-    """A Markdown table of the best setting of each variant, best first."""
-    best = sorted(best_per_variant(rows).values(), key=lambda row: -row["bcubed_f1"])
-    lines = ["| method | tau | BCubed P | BCubed R | BCubed F1 | pairwise P | pairwise R | pairwise F1 | NMI | persons | identities | singletons |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for row in best:
+def set_table(rows: list[dict]) -> str:
+    """A Markdown table of rows of one set: each row's settings and every metric."""
+    lines = ["| setting | BCubed P | BCubed R | BCubed F1 | pairwise P | pairwise R | pairwise F1 | NMI | persons | identities | singletons |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
         lines.append(
-            f"| {row['variant']} | {row['threshold']:.2f} | {row['bcubed_precision']:.4f} | {row['bcubed_recall']:.4f} | "
+            f"| {row['name']} | {row['bcubed_precision']:.4f} | {row['bcubed_recall']:.4f} | "
             f"**{row['bcubed_f1']:.4f}** | {row['pairwise_precision']:.4f} | {row['pairwise_recall']:.4f} | "
             f"{row['pairwise_f1']:.4f} | {row['nmi']:.4f} | {row['persons']} | {row['identities']} | "
             f"{row['singleton_share']:.3f} |"
@@ -152,30 +179,72 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def combined_table(result: SweepResult) -> str:
+    """Every variant at its best worst-set τ: BCubed F1 (pairwise F1) on each set, the worst and the mean."""
+    lines = ["| setting | " + " | ".join(result.sets) + " | worst | mean |", "|---" * (len(result.sets) + 3) + "|"]
+    for row in result.best_per_variant():
+        cells = [f"{row['per_set'][name]['bcubed_f1']:.4f} ({row['per_set'][name]['pairwise_f1']:.4f})"
+                 for name in result.sets]
+        lines.append(f"| {row['name']} | " + " | ".join(cells) +
+                     f" | **{row['worst_bcubed_f1']:.4f}** | {row['mean_bcubed_f1']:.4f} |")
+    return "\n".join(lines)
+
+
+def load_sets(names, pipeline, *, progress: bool = True) -> list[LabeledEmbeddings]:
+    """The embeddings of labeled sets by name (under the datasets folder; `lfw_degraded` is made from LFW) or
+    folder."""
+    from evaluation.degraded import NAME as DEGRADED, make_degraded_lfw
+
+    loaded = []
+    for name in names:
+        root = make_degraded_lfw(progress=progress) if name == DEGRADED else datasets_root() / name
+        root = root if root.is_dir() else Path(name)
+        loaded.append(labeled_embeddings(root, pipeline, cache_dir=default_data_dir() / "embeddings", progress=progress))
+    return loaded
+
+
 def main() -> None:
+    from evaluation import tracking
     from facegraph.pipeline import FacePipeline
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("labeled_set", help="a set under the datasets folder (lfw, five_celebs, ...) or a folder")
+    parser.add_argument("labeled_sets", nargs="*", default=list(DEV_SETS),
+                        help=f"sets under the datasets folder or folders (default: {' '.join(DEV_SETS)})")
     parser.add_argument("--detector", default="retinaface", help="detector name or ONNX file")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: the local store in the data folder)")
     parser.add_argument("--no-refine", action="store_true", help="skip the finer pass near each method's best tau")
-    parser.add_argument("--defaults-only", action="store_true", help="only score the shipped defaults (no MLflow)")
+    parser.add_argument("--defaults-only", action="store_true", help="only score the shipped default (no MLflow)")
+    parser.add_argument("--record", type=Path, help="write the chosen setting, its scores and the MLflow run here "
+                                                    "(docs/chosen_default.json is the shipped default's record)")
     args = parser.parse_args()
-    root = datasets_root() / args.labeled_set
-    root = root if root.is_dir() else Path(args.labeled_set)
-    embeddings = labeled_embeddings(root, FacePipeline.from_names(args.detector), cache_dir=default_data_dir() / "embeddings")
+    sets = load_sets(args.labeled_sets, FacePipeline.from_names(args.detector))
+    for embeddings in sets:
+        print(f"{embeddings.set_name}: {len(embeddings.identities)} photos, {len(embeddings.face_ids)} faces, "
+              f"main face found in {embeddings.detection_rate:.2%}")
     if args.defaults_only:
-        [row] = evaluate(embeddings, [DEFAULT_SETTING])
-        print(f"{embeddings.set_name} at the defaults ({DEFAULT_SETTING.name}):")
-        print(table([row]))
+        default = ClusterSettings()
+        print(f"the shipped default ({default.name}):")
+        rows = [row for e in sets for row in evaluate(e, [default])]
+        print(set_table([row | {"name": row["set"]} for row in rows]))
         return
-    rows, run_id = sweep(embeddings, tracking_uri=args.tracking_uri, refine=not args.no_refine)
-    print(f"{embeddings.set_name}: {len(embeddings.identities)} photos, {len(embeddings.face_ids)} faces, "
-          f"main face found in {embeddings.detection_rate:.2%}; models "
-          + ", ".join(f"{m['file']} {m['sha256'][:12]}" for m in embeddings.models))
-    print(table(rows))
-    print(f"MLflow parent run {run_id}")
+    result = sweep(sets, refine=not args.no_refine)
+    run_id = tracking.log_sweep(sets, result, tracking_uri=args.tracking_uri)
+    print(combined_table(result))
+    chosen = result.combined()[0]
+    print(f"chosen: {chosen['name']} (worst-set BCubed F1 {chosen['worst_bcubed_f1']:.4f}); MLflow parent run {run_id}")
+    print(set_table([chosen["per_set"][name] | {"name": name} for name in result.sets]))
+    if args.record:
+        args.record.write_text(json.dumps(record(result, run_id), indent=2) + "\n")
+
+
+def record(result: SweepResult, run_id: str) -> dict:
+    """What chose a default: the setting, the rule, the scores on every set and the MLflow parent run."""
+    chosen = result.combined()[0]
+    metrics = ("bcubed_f1", "pairwise_f1", "bcubed_precision", "bcubed_recall", "persons", "identities")
+    return {"settings": chosen["settings"].parameters(), "rule": "best worst-set BCubed F1, ties by the mean",
+            "sets": result.sets, "worst_bcubed_f1": chosen["worst_bcubed_f1"], "mean_bcubed_f1": chosen["mean_bcubed_f1"],
+            "scores": {name: {key: chosen["per_set"][name][key] for key in metrics} for name in result.sets},
+            "mlflow_parent_run": run_id, "command": "python -m evaluation.sweep --record docs/chosen_default.json"}
 
 
 if __name__ == "__main__":

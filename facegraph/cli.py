@@ -16,12 +16,15 @@ from tqdm import tqdm
 from facegraph.errors import FacegraphError
 from facegraph.images import expand_paths
 from facegraph.models.weights import sample_photos_dir
-from facegraph.clustering import DEFAULT_MIN_NEIGHBOURS, METHODS
-from facegraph.persons import DEFAULT_METHOD, DEFAULT_THRESHOLD, FaceGraph
+from facegraph.clustering import METHODS, ClusterSettings
+from facegraph.persons import FaceGraph
 from facegraph.pipeline import FacePipeline, PhotoError
 from facegraph.settings import Settings
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+DEFAULT = ClusterSettings()
+threshold_option = click.option("--threshold", type=float, default=DEFAULT.threshold, show_default=True,
+                                help="τ: cosine similarity at or above which two faces are linked.")
 
 
 def pipeline_from(settings: Settings) -> FacePipeline:
@@ -45,6 +48,15 @@ def graph_from(settings: Settings) -> FaceGraph:
 
 def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
+
+
+def echo_items(items: list, as_json: bool, line, as_dict=lambda item: item) -> None:
+    """A JSON list of the items with --json, else one `line(item)` each."""
+    if as_json:
+        echo_json([as_dict(item) for item in items])
+    else:
+        for item in items:
+            click.echo(line(item))
 
 
 @click.group()
@@ -110,27 +122,45 @@ def index(settings, paths, as_json):
 
 
 @cli.command("cluster-all")
-@click.option("--threshold", "similarity_threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True,
-              help="Cosine similarity at or above which two faces are linked.")
-@click.option("--method", default=DEFAULT_METHOD, show_default=True, type=click.Choice(sorted(METHODS)),
+@threshold_option
+@click.option("--method", default=DEFAULT.method, show_default=True, type=click.Choice(sorted(METHODS)),
               help="Clustering method of the neighbour graph.")
-@click.option("--min-neighbours", type=int, default=DEFAULT_MIN_NEIGHBOURS, show_default=True,
+@click.option("--neighbours", type=int, default=DEFAULT.neighbours, show_default=True,
+              help="Nearest faces each face links to, at most.")
+@click.option("--min-neighbours", type=int, default=DEFAULT.min_neighbours, show_default=True,
               help="With --method density: neighbours a face needs to be a core face.")
+@click.option("--merge-threshold", type=float, default=DEFAULT.merge_threshold, show_default=True,
+              help="Also merge persons that are each other's nearest with mean directions this alike.")
+@click.option("--poor-threshold", type=float, default=DEFAULT.poor_threshold, show_default=True,
+              help="Quality-aware linking: the bar for two poor (small, blurred) faces; τ for clear ones.")
 @click.pass_obj
-def cluster_all(settings, similarity_threshold, method, min_neighbours):
+def cluster_all(settings, **options):
     """Group every face in the store into persons, keeping corrections."""
     with graph_from(settings) as graph:
-        click.echo(f"{graph.cluster_all(similarity_threshold, method=method, min_neighbours=min_neighbours)} persons")
+        click.echo(f"{graph.cluster_all(ClusterSettings(**options))} persons")
 
 
 @cli.command("assign-person")
 @click.argument("face_id")
-@click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, help="Lowest similarity to join a person.")
+@threshold_option
 @click.pass_obj
 def assign_person(settings, face_id, threshold):
     """Give FACE_ID a person (its nearest faces' person, or a new one) and print the person id."""
     with graph_from(settings) as graph:
-        click.echo(graph.assign_person(face_id, threshold))
+        click.echo(graph.assign_person(face_id, threshold=threshold))
+
+
+@cli.command("suggest-merges")
+@click.option("--limit", type=int, default=10, show_default=True, help="How many pairs to suggest.")
+@json_option
+@click.pass_obj
+def suggest_merges(settings, limit, as_json):
+    """Pairs of persons that are probably one person, most likely first: check them, then merge-persons."""
+    with graph_from(settings) as graph:
+        suggestions = graph.suggest_merges(limit)
+    echo_items(suggestions, as_json, as_dict=asdict, line=lambda s: (
+        f"{s.similarity:.3f}  {s.person_ids[0]} ({s.face_counts[0]})  {s.person_ids[1]} ({s.face_counts[1]})"
+        f"  faces alike {s.average_similarity:.3f} on average, {s.closest_similarity:.3f} at best"))
 
 
 @cli.command("list-persons")
@@ -142,10 +172,7 @@ def list_persons(settings, limit, offset, as_json):
     """List persons, largest first."""
     with graph_from(settings) as graph:
         persons = graph.list_persons(limit, offset)
-    if as_json:
-        echo_json(persons)
-    for person in [] if as_json else persons:
-        click.echo(f"{person['person_id']}  {person['face_count']:5d} faces  {person['name'] or ''}")
+    echo_items(persons, as_json, lambda p: f"{p['person_id']}  {p['face_count']:5d} faces  {p['name'] or ''}")
 
 
 @cli.command("get-person")
@@ -216,15 +243,12 @@ def search(settings, image, limit, as_json):
     """Faces most like the largest face in IMAGE."""
     with graph_from(settings) as graph:
         results = graph.search(image, limit)
-    if as_json:
-        echo_json([asdict(r) for r in results])
-    for r in [] if as_json else results:
-        click.echo(f"{r.score:.3f}  {r.face_id}  {r.person_id or '-'}")
+    echo_items(results, as_json, lambda r: f"{r.score:.3f}  {r.face_id}  {r.person_id or '-'}", as_dict=asdict)
 
 
 @cli.command("find-person")
 @click.argument("image", type=click.Path())
-@click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, help="Lowest similarity accepted.")
+@threshold_option
 @click.pass_obj
 def find_person(settings, image, threshold):
     """The person of the largest face in IMAGE, or nothing (exit 0) when none is close enough."""

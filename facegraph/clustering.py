@@ -1,34 +1,125 @@
 """Grouping faces into persons: a neighbour graph over the embeddings, then a clustering of that graph.
 
 Plain numpy/scipy over arrays, with no store: `persons.py` feeds it the collection's vectors and writes back what
-it returns.
-
-Corrections enter as `pinned`: for each face, the number of the person a correction pinned it to, or -1. Faces
-pinned to one person always end together, faces pinned to different persons never do, and unpinned faces follow
-their edges, the strongest first.
+it returns. `ClusterSettings` says how (method, τ, the graph's k, each method's own parameters); every method in
+`METHODS` takes `(graph, faces, settings)` and returns a label per face, and `cluster` then makes any method's
+result respect the corrections and photos (`constraints.enforce`) and, if asked, merges persons that are each
+other's nearest (`person_merges`).
 """
 
 from __future__ import annotations
+
+import random
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from facegraph.constraints import Faces, enforce, pin_edges
+from facegraph.errors import InvalidRequestError
+
 DEFAULT_NEIGHBOURS = 10
 DEFAULT_MIN_NEIGHBOURS = 3
 MAX_LINKAGE_FACES = 4000  # average linkage holds a component's full similarity matrix: bound its size
+SEED = 0  # the randomised methods (whispers, infomap, leiden) run seeded, so the same input gives the same persons
 
 
-def check_method(method: str) -> None:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+def check_threshold(threshold: float, name: str = "threshold") -> None:
+    if not 0.0 <= threshold <= 1.0:  # also refuses nan
+        raise InvalidRequestError(f"{name} must be in [0, 1], got {threshold}")
 
 
-def check_threshold(threshold: float) -> None:
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+@dataclass(frozen=True)
+class ClusterSettings:
+    """How faces are grouped into persons.
 
+    `threshold` (τ) is the cosine similarity at which two faces may be linked; the graph keeps each face's
+    `neighbours` nearest faces at or above it. `min_neighbours` is `density`'s core-face bar, `resolution` is
+    `leiden`'s CPM resolution. `merge_threshold`, if set, adds a second pass that merges two persons when each is
+    the other's nearest and their mean directions are at least this alike.
+
+    `poor_threshold`, if set, makes linking quality-aware: two faces of one person are less alike the poorer the
+    poorer of them is (small, blurred), while faces of different persons are not more alike for it, so the bar
+    for a pair falls from τ, where the poorer face's `quality_score` is `quality_range[1]` or more, to
+    `poor_threshold` where it is `quality_range[0]` or less (linearly between). The range is ArcFace w600k_mbf's:
+    the median labeled face scores 23 to 24 on the web sets and LFW, 21 on the degraded LFW (faces of 24 to 64
+    pixels, blurred), and a tenth of those score under 19.
+    """
+
+    # The default: the best worst-set setting of the sweep on every labeled set (docs/chosen_default.json names its
+    # MLflow run; README, "How the default was chosen").
+    method: str = "average"
+    threshold: float = 0.28
+    neighbours: int = DEFAULT_NEIGHBOURS
+    min_neighbours: int = DEFAULT_MIN_NEIGHBOURS
+    resolution: float = 0.05
+    merge_threshold: float | None = None
+    poor_threshold: float | None = 0.2
+    quality_range: tuple[float, float] = (18.0, 26.0)
+
+    def __post_init__(self):
+        object.__setattr__(self, "quality_range", tuple(float(v) for v in self.quality_range))  # lists from JSON
+        if self.method not in METHODS:
+            raise InvalidRequestError(f"method must be one of {sorted(METHODS)}, got {self.method!r}")
+        check_threshold(self.threshold)
+        for name in ("merge_threshold", "poor_threshold"):
+            if getattr(self, name) is not None:
+                check_threshold(getattr(self, name), name)
+        if not self.quality_range[0] < self.quality_range[1]:
+            raise InvalidRequestError(f"quality_range must be (poor, clear) with poor < clear, got {self.quality_range}")
+        if self.neighbours < 1:
+            raise InvalidRequestError(f"neighbours must be at least 1, got {self.neighbours}")
+        if self.min_neighbours < 1:
+            raise InvalidRequestError(f"min_neighbours must be at least 1, got {self.min_neighbours}")
+        if not self.resolution > 0:
+            raise InvalidRequestError(f"resolution must be above 0, got {self.resolution}")
+
+    def with_(self, **changes) -> "ClusterSettings":
+        return replace(self, **changes)
+
+    def parameters(self) -> dict:
+        """The settings that shape this method's result (a method's own parameters only where it has them)."""
+        own = {"density": ["min_neighbours"], "leiden": ["resolution"]}.get(self.method, [])
+        keep = ["method", "threshold", "neighbours", *own] + (["merge_threshold"] if self.merge_threshold else [])
+        keep += ["poor_threshold", "quality_range"] if self.poor_threshold is not None else []
+        # plain values (a list, not a tuple), as JSON, MLflow params and Dagster metadata take them
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items() if key in keep}
+
+    @property
+    def lowest_threshold(self) -> float:
+        """The lowest cosine at which any pair may link: the neighbour graph must keep edges from here up."""
+        return min(self.threshold, self.poor_threshold if self.poor_threshold is not None else 1.0)
+
+    def similarity_shift(self, quality_a: np.ndarray, quality_b: np.ndarray) -> np.ndarray:
+        """What quality-aware linking adds to each pair's cosine, so that comparing it to τ compares the cosine
+        to the pair's own bar (0 without `poor_threshold`)."""
+        if self.poor_threshold is None:
+            return np.zeros(np.broadcast(quality_a, quality_b).shape)
+        poor, clear = self.quality_range
+        clearness = np.clip((np.minimum(quality_a, quality_b) - poor) / (clear - poor), 0.0, 1.0)
+        return (1.0 - clearness) * (self.threshold - self.poor_threshold)
+
+    @property
+    def variant(self) -> str:
+        """The method with its own parameters, without τ: what a curve against τ is drawn for."""
+        extra = {key: value for key, value in self.parameters().items() if key not in ("method", "threshold", "neighbours")}
+        short = {"min_neighbours": "m", "resolution": "r", "merge_threshold": "merge", "poor_threshold": "poor",
+                 "quality_range": "q"}
+        return " ".join([self.method] + [f"{short[key]}={_short(value)}" for key, value in extra.items()])
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant} tau={self.threshold:.2f}"
+
+
+def _short(value) -> str:
+    return "-".join(f"{v:g}" for v in value) if isinstance(value, list) else f"{value:g}"
+
+
+# ---- the neighbour graph ---------------------------------------------------------------------------------------
 
 def neighbour_graph(vectors: np.ndarray, *, threshold: float, k: int = DEFAULT_NEIGHBOURS,
                     block_size: int = 1024) -> csr_matrix:
@@ -62,6 +153,15 @@ def graph_from_edges(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray, n: in
     return coo_matrix((sims[keep], (rows[keep], cols[keep])), shape=(n, n)).tocsr()
 
 
+def at_threshold(graph: csr_matrix, threshold: float) -> csr_matrix:
+    """The neighbour graph at a higher threshold: the same k best edges, minus those below it (so one graph built
+    at the lowest τ serves a whole sweep)."""
+    kept = graph.copy()
+    kept.data[kept.data < threshold] = 0
+    kept.eliminate_zeros()
+    return kept
+
+
 def undirected(graph: csr_matrix) -> csr_matrix:
     """An edge kept from either end counts (the union of the kNN lists)."""
     return graph.maximum(graph.T).tocsr()
@@ -72,82 +172,20 @@ def mutual(graph: csr_matrix) -> csr_matrix:
     return graph.minimum(graph.T).tocsr()
 
 
-def cluster_components(graph: csr_matrix, pinned: np.ndarray | None = None) -> np.ndarray:
-    """The seed's method: connected components of the neighbour graph, under the corrections in `pinned`.
+# ---- the methods: (graph, faces, settings) -> a label per face --------------------------------------------------
 
-    Returns a label per face, numbered in order of each cluster's first face.
-    """
-    n = graph.shape[0]
-    pinned = np.full(n, -1) if pinned is None else np.asarray(pinned)
-    graph = undirected(graph + _pin_edges(pinned, n))
-    _, labels = connected_components(graph, directed=False)
-    # Components that hold faces pinned to two or more persons are split by linkage with cannot-link constraints.
-    for component in np.unique(labels):
-        members = np.flatnonzero(labels == component)
-        if len(np.unique(pinned[members][pinned[members] >= 0])) > 1:
-            labels[members] = labels.max() + 1 + _constrained_linkage(graph[members][:, members], pinned[members])
-    return _renumber(labels)
+def cluster_components(graph: csr_matrix, faces: Faces, settings: ClusterSettings) -> np.ndarray:
+    """The seed's method: connected components of the neighbour graph."""
+    return connected_components(undirected(graph), directed=False)[1]
 
 
-def _pin_edges(pinned: np.ndarray, n: int) -> csr_matrix:
-    """Edges of weight 2 (above any similarity) chaining the faces pinned to each person."""
-    faces = np.flatnonzero(pinned >= 0)
-    faces = faces[np.argsort(pinned[faces], kind="stable")]
-    same = pinned[faces[1:]] == pinned[faces[:-1]]
-    rows, cols = faces[:-1][same], faces[1:][same]
-    return coo_matrix((np.full(len(rows), 2.0), (rows, cols)), shape=(n, n)).tocsr()
-
-
-def _constrained_linkage(graph: csr_matrix, pinned: np.ndarray) -> np.ndarray:
-    """Union-find over the edges, strongest first, refusing any union of two differently pinned groups."""
-    edges = graph.tocoo()
-    parent = np.arange(graph.shape[0])
-    owner = pinned.copy()
-
-    def find(node: int) -> int:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for index in np.argsort(-edges.data, kind="stable"):
-        a, b = find(edges.row[index]), find(edges.col[index])
-        if a == b or (owner[a] >= 0 and owner[b] >= 0 and owner[a] != owner[b]):
-            continue
-        parent[b] = a
-        owner[a] = max(owner[a], owner[b])
-    return np.array([find(node) for node in range(len(parent))])
-
-
-def _renumber(labels: np.ndarray) -> np.ndarray:
-    """Labels 0, 1, 2, ... in order of each cluster's first face, so equal partitions get equal labels."""
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    return rank[inverse]
-
-
-def confidences(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Each face's `person_confidence`: its cosine similarity to the mean direction of the *other* faces of its
-    person, clipped to [0, 1]; 0 for a person of one face (no evidence either way)."""
-    vectors = np.asarray(vectors, dtype=np.float64)
-    sums = np.zeros((labels.max() + 1 if len(labels) else 0, vectors.shape[1]))
-    np.add.at(sums, labels, vectors)
-    others = sums[labels] - vectors
-    norms = np.linalg.norm(others, axis=1)
-    similarity = np.einsum("ij,ij->i", vectors, others) / np.maximum(norms, 1e-12)
-    sizes = np.bincount(labels)[labels] if len(labels) else np.zeros(0, int)
-    return np.where(sizes > 1, np.clip(similarity, 0.0, 1.0), 0.0)
-
-
-def cluster_density(graph: csr_matrix, pinned: np.ndarray | None = None, *,
-                    min_neighbours: int = DEFAULT_MIN_NEIGHBOURS) -> np.ndarray:
+def cluster_density(graph: csr_matrix, faces: Faces, settings: ClusterSettings) -> np.ndarray:
     """Core-face linking (as Immich and DBSCAN do): a face with at least `min_neighbours` neighbours in the graph
     is a core face, and only core faces link to each other; any other face joins its most similar core
     neighbour, or stays alone. One stray edge between two persons no longer chains them unless both ends are
     dense."""
     graph = undirected(graph)
-    core = np.diff(graph.indptr) >= min_neighbours
+    core = np.diff(graph.indptr) >= settings.min_neighbours
     edges = graph.tocoo()
     between_cores = core[edges.row] & core[edges.col]
     to_core = ~core[edges.row] & core[edges.col]
@@ -159,88 +197,162 @@ def cluster_density(graph: csr_matrix, pinned: np.ndarray | None = None, *,
     first[1:] = edges.row[candidates][1:] != edges.row[candidates][:-1]
     best[candidates[first]] = True
     keep = between_cores | best
-    pruned = coo_matrix((edges.data[keep], (edges.row[keep], edges.col[keep])), shape=graph.shape).tocsr()
-    return cluster_components(pruned, pinned)
+    pruned = coo_matrix((edges.data[keep], (edges.row[keep], edges.col[keep])), shape=graph.shape)
+    return connected_components(pruned, directed=False)[1]
 
 
-def cluster_mutual(graph: csr_matrix, pinned: np.ndarray | None = None) -> np.ndarray:
+def cluster_mutual(graph: csr_matrix, faces: Faces, settings: ClusterSettings) -> np.ndarray:
     """Connected components of the mutual-kNN graph: an edge counts only if each face is among the other's k
     nearest, which cuts the edges a crowded person sends to outsiders."""
-    return cluster_components(mutual(graph), pinned)
+    return connected_components(mutual(graph), directed=False)[1]
 
 
-def cluster_average(graph: csr_matrix, pinned: np.ndarray | None, vectors: np.ndarray, threshold: float) -> np.ndarray:
+def cluster_average(graph: csr_matrix, faces: Faces, settings: ClusterSettings) -> np.ndarray:
     """Average linkage inside each connected component: two groups of faces join only if their faces are, on
-    average, at least `threshold` alike, so one stray edge cannot chain two persons.
+    average, at least τ alike, so one stray edge cannot chain two persons.
 
-    Components come from the graph (with pins); each is clustered exactly on its own faces' similarities.
-    Faces pinned to one person start as one group; faces pinned to different persons never end in one.
+    Each component is clustered exactly on its own faces' similarities. Faces pinned to one person start as one
+    group; two faces of one photo count as unalike as faces can be.
     """
-    n = graph.shape[0]
-    pinned = np.full(n, -1) if pinned is None else np.asarray(pinned)
-    labels = np.empty(n, dtype=np.int64)
+    threshold, pinned, photos = settings.threshold, faces.pins, faces.photo_numbers
+    labels = np.empty(len(faces), dtype=np.int64)
     next_label = 0
-    for members in _linkable_parts(graph, pinned, threshold):
+    for members in _linkable_parts(graph, threshold):
         if len(members) == 1:
             labels[members] = next_label
             next_label += 1
             continue
-        distances = np.clip(1.0 - vectors[members] @ vectors[members].T, 0.0, 2.0).astype(np.float64)
+        vectors, shift = faces.vectors[members], 0.0
+        if faces.quality is not None:
+            shift = settings.similarity_shift(faces.quality[members][:, None], faces.quality[members][None, :])
+        distances = np.clip(1.0 - vectors @ vectors.T - shift, 0.0, 2.0).astype(np.float64)
         owners = pinned[members]
-        pinned_together = (owners[:, None] == owners[None, :]) & (owners[:, None] >= 0)
-        distances[pinned_together] = 0.0  # a correction's faces are one group from the start
+        distances[photos[members][:, None] == photos[members][None, :]] = 2.0
+        distances[(owners[:, None] == owners[None, :]) & (owners[:, None] >= 0)] = 0.0
         np.fill_diagonal(distances, 0.0)
         groups = fcluster(linkage(distances[np.triu_indices(len(members), 1)], method="average"),
                           t=1.0 - threshold, criterion="distance")
         labels[members] = next_label + groups - 1
         next_label += groups.max()
-    # the pins of different persons must still be apart: split any group holding two, along the graph's edges
-    return _renumber(cluster_components(_within_groups(undirected(graph), labels), pinned))
+    return labels
 
 
-def _linkable_parts(graph: csr_matrix, pinned: np.ndarray, threshold: float) -> list[np.ndarray]:
-    """The graph's components (with pins), each as an array of faces. A component larger than
-    MAX_LINKAGE_FACES (a chain at a low threshold) is cut again at a threshold raised in steps of 0.02 until
-    its parts fit."""
-    labels = cluster_components(graph, pinned)
+def _linkable_parts(graph: csr_matrix, threshold: float) -> list[np.ndarray]:
+    """The graph's components, each as an array of faces. A component larger than MAX_LINKAGE_FACES (a chain at
+    a low threshold) is cut again at a threshold raised in steps of 0.02 until its parts fit."""
+    labels = connected_components(undirected(graph), directed=False)[1]
     order = np.argsort(labels, kind="stable")
     parts = []
     for members in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1):
         if len(members) <= MAX_LINKAGE_FACES or threshold >= 1.0:
             parts.append(members)
             continue
-        sub = graph[members][:, members].tocsr()
-        sub.data[sub.data < threshold + 0.02] = 0
-        sub.eliminate_zeros()
-        parts += [members[part] for part in _linkable_parts(sub, pinned[members], threshold + 0.02)]
+        sub = at_threshold(graph[members][:, members].tocsr(), threshold + 0.02)
+        parts += [members[part] for part in _linkable_parts(sub, threshold + 0.02)]
     return parts
 
 
-def _within_groups(graph: csr_matrix, labels: np.ndarray) -> csr_matrix:
-    """The graph's edges whose two faces are in the same group, plus a chain of weak edges holding each group
-    together (an average-linkage group need not be connected by kNN edges)."""
-    edges = graph.tocoo()
-    inside = labels[edges.row] == labels[edges.col]
-    order = np.argsort(labels, kind="stable")
-    same = labels[order[1:]] == labels[order[:-1]]
-    chain_rows, chain_cols = order[:-1][same], order[1:][same]
-    rows = np.concatenate([edges.row[inside], chain_rows])
-    cols = np.concatenate([edges.col[inside], chain_cols])
-    data = np.concatenate([edges.data[inside], np.full(len(chain_rows), 1e-6)])
-    return coo_matrix((data, (rows, cols)), shape=graph.shape).tocsr()
+@contextmanager
+def _seeded_igraph():
+    """igraph draws from Python's `random`: give it a seeded generator of its own for one call."""
+    import igraph
+
+    igraph.set_random_number_generator(random.Random(SEED))
+    try:
+        yield igraph
+    finally:
+        igraph.set_random_number_generator(random)
 
 
-# name -> clustering of a neighbour graph, under pins
+def _igraph(ig, graph: csr_matrix):
+    edges = undirected(graph).tocoo()
+    upper = edges.row < edges.col
+    g = ig.Graph(n=graph.shape[0], edges=np.c_[edges.row[upper], edges.col[upper]].tolist())
+    g.es["weight"] = edges.data[upper].tolist()
+    return g
+
+
+def cluster_whispers(graph: csr_matrix, faces: Faces, settings: ClusterSettings) -> np.ndarray:
+    """Chinese whispers: each face takes the person its neighbours' edge weights favour most, until no face
+    changes (igraph's weighted label propagation, seeded)."""
+    with _seeded_igraph() as ig:
+        return np.array(_igraph(ig, graph).community_label_propagation(weights="weight").membership)
+
+
+def cluster_infomap(graph: csr_matrix, faces: Faces, settings: ClusterSettings) -> np.ndarray:
+    """Map-equation communities (the `infomap` package, two-level, seeded): persons are the groups a random walk
+    on the weighted graph stays in longest, as in FaceMap."""
+    from infomap import Infomap
+
+    edges = undirected(graph).tocoo()
+    upper = edges.row < edges.col
+    infomap = Infomap(two_level=True, silent=True, seed=SEED + 1, num_trials=1)
+    infomap.add_nodes(range(graph.shape[0]))
+    infomap.add_links(zip(edges.row[upper].tolist(), edges.col[upper].tolist(), edges.data[upper].tolist()))
+    labels = np.arange(graph.shape[0]) + graph.shape[0]  # faces without a link stay alone
+    for node, module in dict(infomap.run().modules()).items():
+        labels[node] = module
+    return labels
+
+
+def cluster_leiden(graph: csr_matrix, faces: Faces, settings: ClusterSettings) -> np.ndarray:
+    """Leiden with the constant Potts model (`leidenalg`): a group holds together when its faces' edge weights
+    beat `resolution` per pair of faces."""
+    import leidenalg
+
+    with _seeded_igraph() as ig:
+        partition = leidenalg.find_partition(_igraph(ig, graph), leidenalg.CPMVertexPartition, weights="weight",
+                                             resolution_parameter=settings.resolution, seed=SEED)
+    return np.array(partition.membership)
+
+
 METHODS = {"components": cluster_components, "average": cluster_average, "density": cluster_density,
-           "mutual": cluster_mutual}
+           "mutual": cluster_mutual, "whispers": cluster_whispers, "infomap": cluster_infomap,
+           "leiden": cluster_leiden}
 
 
-def cluster(graph: csr_matrix, method: str, pinned: np.ndarray | None = None, *, vectors: np.ndarray,
-            threshold: float, min_neighbours: int = DEFAULT_MIN_NEIGHBOURS) -> np.ndarray:
-    """Cluster a neighbour graph with the named method, passing each method only the parameters it takes."""
-    check_method(method)
-    if method == "average":
-        return cluster_average(graph, pinned, vectors, threshold)
-    if method == "density":
-        return cluster_density(graph, pinned, min_neighbours=min_neighbours)
-    return METHODS[method](graph, pinned)
+def cluster(graph: csr_matrix, faces: Faces, settings: ClusterSettings) -> np.ndarray:
+    """A label per face (0, 1, ... in order of each person's first face) by `settings.method`, respecting the
+    corrections and photos in `faces` (see `constraints`), then the merge pass if `settings` asks for one.
+
+    `graph` is a neighbour graph down to `settings.lowest_threshold` or lower: its edges are shifted for quality
+    and cut at τ here."""
+    from facegraph.person_merges import merge_nearest_persons
+
+    if settings.poor_threshold is not None and faces.quality is not None:
+        graph = graph.tocoo()
+        graph.data = graph.data + settings.similarity_shift(faces.quality[graph.row], faces.quality[graph.col])
+        graph = graph.tocsr()
+    graph = at_threshold(graph, settings.threshold)
+    if faces.pinned is not None:
+        graph = (graph + pin_edges(faces.pins)).tocsr()
+    labels = enforce(METHODS[settings.method](graph, faces, settings), graph, faces)
+    if settings.merge_threshold is not None:
+        labels = merge_nearest_persons(labels, faces, settings.merge_threshold)
+    return renumber(labels)
+
+
+def renumber(labels: np.ndarray) -> np.ndarray:
+    """Labels 0, 1, 2, ... in order of each cluster's first face, so equal partitions get equal labels."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
+
+
+def label_sums(labels: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """The sum of the vectors of each label 0..max (a sparse product: far faster than `np.add.at`)."""
+    n_labels = labels.max() + 1 if len(labels) else 0
+    indicator = coo_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(n_labels, len(labels)))
+    return np.asarray(indicator.tocsr() @ np.asarray(vectors, dtype=np.float64))
+
+
+def confidences(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each face's `person_confidence`: its cosine similarity to the mean direction of the *other* faces of its
+    person, clipped to [0, 1]; 0 for a person of one face (no evidence either way)."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    others = label_sums(labels, vectors)[labels] - vectors
+    norms = np.linalg.norm(others, axis=1)
+    similarity = np.einsum("ij,ij->i", vectors, others) / np.maximum(norms, 1e-12)
+    sizes = np.bincount(labels)[labels] if len(labels) else np.zeros(0, int)
+    return np.where(sizes > 1, np.clip(similarity, 0.0, 1.0), 0.0)

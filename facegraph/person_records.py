@@ -79,6 +79,19 @@ class PersonRecords:
             remaining = sorted(set(record.get("pinned_faces", [])) - set(face_ids))
             self.store.set_payload(PERSONS, [person_id], {"pinned_faces": remaining, "updated_at": now()})
 
+    def keep_apart(self, person_ids: list[str]) -> None:
+        """Record that these persons were split apart, so no merge of any two of them is ever suggested."""
+        for record in self.store.retrieve(PERSONS, sorted(person_ids)):
+            apart = set(record.payload.get("kept_apart_from", [])) | set(person_ids)
+            apart.discard(record.payload["person_id"])
+            self.store.set_payload(PERSONS, [record.payload["person_id"]], {"kept_apart_from": sorted(apart)})
+
+    def kept_apart(self) -> set[frozenset]:
+        """Every pair of person ids a split separated."""
+        return {frozenset((record.payload["person_id"], other))
+                for record in self.store.scroll(PERSONS, where={"kind": CORRECTED})
+                for other in record.payload.get("kept_apart_from", [])}
+
     def touch(self, person_id: str, *, representative: str | None = None) -> None:
         found = self.store.retrieve(PERSONS, [person_id])
         if not found:

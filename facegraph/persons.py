@@ -20,6 +20,9 @@ from typing import Callable, Iterable
 import numpy as np
 
 from facegraph import clustering
+from facegraph.clustering import ClusterSettings
+from facegraph.constraints import Faces, photo_numbers
+from facegraph.person_merges import MergeSuggestion, suggest_merges
 from facegraph.errors import (
     FaceNotFoundError, InvalidRequestError, NoFaceError,
 )
@@ -29,11 +32,7 @@ from facegraph.person_records import PersonRecords, now, public
 from facegraph.pipeline import Face, FacePipeline, PhotoError, PhotoFaces
 from facegraph.store.base import FACES, PERSONS, PHOTOS, FaceStore
 
-# Chosen by the LFW sweep (README, "How the defaults were chosen"): average linkage at cosine 0.35 scores the best
-# BCubed F1 of every method at its best threshold. The seed's connected components at 0.6 splits persons apart.
-DEFAULT_THRESHOLD = 0.35
-DEFAULT_METHOD = "average"
-ASSIGN_NEIGHBOURS = 10
+ASSIGN_NEIGHBOURS = 10  # nearest faces whose persons `find_person` weighs
 
 
 class PhaseClock:
@@ -87,12 +86,14 @@ class FaceGraph:
 
     >>> with FaceGraph("~/photos.facegraph") as graph:              # doctest: +SKIP
     ...     graph.index(["holiday/"])
-    ...     graph.cluster_all(similarity_threshold=0.4)
+    ...     graph.cluster_all(threshold=0.4)
     """
 
     def __init__(self, location: str | os.PathLike | None = None, *, url: str | None = None,
                  api_key: str | None = None, store: FaceStore | None = None,
-                 pipeline: FacePipeline | Callable[[], FacePipeline] | None = None):
+                 pipeline: FacePipeline | Callable[[], FacePipeline] | None = None,
+                 settings: ClusterSettings | None = None):
+        self.settings = settings or ClusterSettings()  # how cluster_all and assign_person group faces
         self.store = store or open_store(location, url=url, api_key=api_key)
         self.records = PersonRecords(self.store)
         self._pipeline = pipeline if pipeline is not None else FacePipeline.from_names
@@ -174,32 +175,23 @@ class FaceGraph:
 
     # ---- clustering -----------------------------------------------------------------------------------------
 
-    def cluster_all(self, similarity_threshold: float = DEFAULT_THRESHOLD, *, method: str = DEFAULT_METHOD,
-                    neighbours: int = clustering.DEFAULT_NEIGHBOURS,
-                    min_neighbours: int = clustering.DEFAULT_MIN_NEIGHBOURS) -> int:
+    def cluster_all(self, settings: ClusterSettings | None = None, **changes) -> int:
         """Group every face into persons; returns the number of persons.
 
-        Builds the neighbour graph (each face's `neighbours` nearest faces with cosine >= `similarity_threshold`),
-        clusters it with `method` ("density" needs `min_neighbours` neighbours to make a face a core face), keeps
-        corrections, carries person ids over and writes only what changed. `last_run` then holds the settings,
-        counts and the seconds each phase took.
+        `settings` (default: this graph's, with any `changes` such as `threshold=0.3`) say how: the neighbour
+        graph keeps each face's `neighbours` nearest faces with cosine >= `threshold`, and `method` clusters it.
+        Corrections are kept, two faces of one photo never share a person, person ids are carried over, and only
+        what changed is written. `last_run` then holds the settings, counts and the seconds each phase took.
         """
-        clustering.check_method(method)
-        clustering.check_threshold(similarity_threshold)
+        settings = (settings or self.settings).with_(**changes)
         clock = PhaseClock()
-        faces = self.store.scroll(FACES, with_vectors=True)
-        faces.sort(key=lambda point: point.payload["face_id"])  # the same input in the same order, every run
+        faces, known, pinned_persons = self._read_faces()
         face_ids = [point.payload["face_id"] for point in faces]
-        vectors = np.stack([point.vector for point in faces]) if faces else np.zeros((0, self.store.dimension), np.float32)
-        pins = self.records.pins()
         clock.lap("read")
-        graph = clustering.neighbour_graph(vectors, threshold=similarity_threshold, k=neighbours)
+        graph = clustering.neighbour_graph(known.vectors, threshold=settings.lowest_threshold, k=settings.neighbours)
         clock.lap("neighbour_graph")
-        pinned_persons = sorted(set(pins.values()))
-        number = {person_id: n for n, person_id in enumerate(pinned_persons)}
-        pinned = np.array([number.get(pins.get(face_id), -1) for face_id in face_ids], dtype=np.int64)
-        labels = clustering.cluster(graph, method, pinned, vectors=vectors, threshold=similarity_threshold,
-                                    min_neighbours=min_neighbours)
+        labels = clustering.cluster(graph, known, settings) if faces else np.zeros(0, np.int64)
+        pinned, vectors = known.pins, known.vectors
         clock.lap("clustering")
         reserved = {int(labels[i]): pinned_persons[pinned[i]] for i in np.flatnonzero(pinned >= 0)}
         ids = carry_over_ids(labels, face_ids, [p.payload.get("person_id") for p in faces], reserved)
@@ -209,35 +201,46 @@ class FaceGraph:
         written = self._write_assignments(faces, person_of, confidence)
         self.records.sync(face_ids, person_of, confidence)
         clock.lap("payload_writes")
-        self.last_run = {
-            "method": method, "similarity_threshold": similarity_threshold, "neighbours": neighbours,
-            "min_neighbours": min_neighbours if method == "density" else None,
+        self.last_run = settings.parameters() | {
             "faces": len(faces), "edges": clustering.undirected(graph).nnz // 2, "persons": len(set(person_of)),
             "faces_rewritten": written, "seconds": clock.laps,
         }
         return len(set(person_of))
 
-    def assign_person(self, face_id: str, threshold: float = DEFAULT_THRESHOLD, *, method: str = DEFAULT_METHOD) -> str:
-        """Give one face a person, as `cluster_all` with `method` would place a newcomer, without reclustering.
+    def assign_person(self, face_id: str, settings: ClusterSettings | None = None, **changes) -> str:
+        """Give one face a person, as `cluster_all` would place a newcomer, without reclustering.
 
-        A pinned face keeps its person. Otherwise the candidates are the persons of the face's nearest faces with
-        cosine >= `threshold`; the face joins the candidate it is most alike on average (its faces' mean
-        similarity), which with "average" must itself reach `threshold`. With no candidate it becomes a new
-        person. Returns the person id.
+        A pinned face keeps its person. Otherwise the candidates are the persons of the face's `neighbours`
+        nearest faces with cosine >= `threshold`, less any person that already has a face of the same photo. With
+        "average" the face joins the candidate it is most alike on average, if that reaches `threshold`; with the
+        other methods, the candidate its neighbours' similarities add up most for. With no candidate it becomes
+        a new person. Returns the person id.
         """
-        clustering.check_method(method)
+        settings = (settings or self.settings).with_(**changes)
         face = self._face(face_id, with_vector=True)
         person_id = self.records.pinned_person(face_id)
         members = {}
         if person_id is None:
-            hits = self.store.search(face.vector[None], limit=ASSIGN_NEIGHBOURS + 1, threshold=threshold)[0]
-            candidates = sorted({h.payload["person_id"] for h in hits if h.payload["face_id"] != face_id and h.payload.get("person_id")})
-            members = {p: self._member_vectors(p, face_id) for p in candidates}
-            mean = {p: float((vectors @ face.vector).mean()) for p, vectors in members.items() if len(vectors)}
-            eligible = [p for p in mean if method != "average" or mean[p] >= threshold]
-            # the most alike on average wins; ties go to the smaller id so that runs agree
-            person_id = min(eligible, key=lambda p: (-mean[p], p)) if eligible else derived_person_id(face_id)
-        others = members[person_id] if person_id in members else self._member_vectors(person_id, face_id)
+            quality = face.payload["quality_score"]
+            hits = self.store.search(face.vector[None], limit=settings.neighbours + 1, threshold=settings.lowest_threshold)[0]
+            same_photo = {p.payload.get("person_id") for p in self.store.scroll(FACES, where={"image_id": face.payload["image_id"]})
+                          if p.payload["face_id"] != face_id}
+            votes = Counter()
+            for hit in hits:
+                person = hit.payload.get("person_id")
+                linked = hit.score + settings.similarity_shift(quality, hit.payload["quality_score"]) >= settings.threshold
+                if person and linked and person not in same_photo and hit.payload["face_id"] != face_id:
+                    votes[person] += hit.score
+            if settings.method == "average":
+                members = {p: self._member_vectors(p, face_id) for p in sorted(votes)}
+                score = {p: float(np.mean(vectors @ face.vector + settings.similarity_shift(quality, qualities)))
+                         for p, (vectors, qualities) in members.items() if len(vectors)}
+                score = {p: value for p, value in score.items() if value >= settings.threshold}
+            else:
+                score = votes
+            # the highest score wins; ties go to the smaller id so that runs agree
+            person_id = min(score, key=lambda p: (-score[p], p)) if score else derived_person_id(face_id)
+        others = (members[person_id] if person_id in members else self._member_vectors(person_id, face_id))[0]
         confidence = _confidence_against(face.vector, others)
         self.store.set_payload(FACES, [face_id], {"person_id": person_id, "person_confidence": confidence})
         self.records.touch(person_id, representative=face_id if not len(others) else None)
@@ -246,11 +249,41 @@ class FaceGraph:
             self.records.drop_if_empty(previous)
         return person_id
 
-    def _member_vectors(self, person_id: str, except_face: str) -> np.ndarray:
-        """The vectors of a person's faces, but one."""
+    def suggest_merges(self, limit: int = 10) -> list[MergeSuggestion]:
+        """Pairs of persons that are probably one person, most likely first, with the evidence (how alike their
+        mean directions, their faces on average and their closest faces are). Pairs that share a photo, that
+        hold faces pinned to different persons or that `split_person` separated are never suggested."""
+        if limit < 1:
+            raise InvalidRequestError(f"limit must be at least 1, got {limit}")
+        faces, known, _ = self._read_faces(clustered_only=True)
+        if not faces:
+            return []
+        person_ids, labels = np.unique([p.payload["person_id"] for p in faces], return_inverse=True)
+        return suggest_merges(labels.reshape(-1), known, list(person_ids), limit=limit,
+                              kept_apart=self.records.kept_apart())
+
+    def _read_faces(self, *, clustered_only: bool = False) -> tuple[list, Faces, list[str]]:
+        """Every face point (sorted by face id: the same input in the same order, every run), what clustering
+        knows of them, and the persons numbered in `Faces.pinned`."""
+        faces = [p for p in self.store.scroll(FACES, with_vectors=True) if p.payload.get("person_id") or not clustered_only]
+        faces.sort(key=lambda point: point.payload["face_id"])
+        vectors = np.stack([p.vector for p in faces]) if faces else np.zeros((0, self.store.dimension), np.float32)
+        pins = self.records.pins()
+        pinned_persons = sorted(set(pins.values()))
+        number = {person_id: n for n, person_id in enumerate(pinned_persons)}
+        pinned = np.array([number.get(pins.get(p.payload["face_id"]), -1) for p in faces], dtype=np.int64)
+        photos = photo_numbers([p.payload["image_id"] for p in faces])
+        quality = np.array([p.payload["quality_score"] for p in faces], dtype=np.float32)
+        return faces, Faces(vectors, photos, pinned, quality), pinned_persons
+
+    def _member_vectors(self, person_id: str, except_face: str) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors and quality scores of a person's faces, but one."""
         points = [p for p in self.store.scroll(FACES, where={"person_id": person_id}, with_vectors=True)
                   if p.payload["face_id"] != except_face]
-        return np.stack([p.vector for p in points]) if points else np.zeros((0, self.store.dimension), np.float32)
+        qualities = np.array([p.payload["quality_score"] for p in points], dtype=np.float32)
+        vectors = np.stack([p.vector for p in points]) if points else np.zeros((0, self.store.dimension), np.float32)
+        return vectors, qualities
+
 
     # ---- reading persons ------------------------------------------------------------------------------------
 
@@ -310,6 +343,7 @@ class FaceGraph:
             self.records.pin(new_id, group, name=record.get("name") if new_id == person_id else None, replace=True)
         if rest:
             self.records.pin(person_id, rest, name=record.get("name"), replace=True)
+        self.records.keep_apart(sorted(set(new_ids) | {person_id}))
         for new_id in set(new_ids) | {person_id}:
             self._refresh_confidences(new_id)
         return new_ids
@@ -341,8 +375,11 @@ class FaceGraph:
         return [SearchResult(h.payload["face_id"], h.payload["image_id"], h.payload.get("person_id"), h.score,
                              h.payload["bbox"]) for h in hits]
 
-    def find_person(self, image, threshold: float = DEFAULT_THRESHOLD) -> str | None:
-        """The person whose faces are most like the largest face in `image`, or None if none reaches `threshold`."""
+    def find_person(self, image, threshold: float | None = None) -> str | None:
+        """The person whose faces are most like the largest face in `image`, or None if none reaches `threshold`
+        (default: the graph's τ)."""
+        threshold = self.settings.threshold if threshold is None else threshold
+        clustering.check_threshold(threshold)
         hits = self.store.search(self._query_face(image).embedding[None], limit=ASSIGN_NEIGHBOURS, threshold=threshold)[0]
         votes = Counter()
         for hit in hits:

@@ -11,7 +11,8 @@ from assets.partitions import photo_batches
 from dagster_project.definitions import build_definitions
 from dagster_project.resources import DagsterSettings
 from facegraph.images import read_photo
-from facegraph.persons import DEFAULT_METHOD, DEFAULT_THRESHOLD, FaceGraph
+from facegraph.clustering import ClusterSettings
+from facegraph.persons import FaceGraph
 from facegraph.store.base import FACES
 
 IDENTITIES = ["Ben_Affleck", "Elton_John", "Jerry_Seinfeld", "Madonna", "Mindy_Kaling"]
@@ -86,7 +87,9 @@ def test_every_check_passes_on_the_dataset(graph):
 
 def test_persons_record_their_settings_and_shares(graph):
     persons = metadata(graph.recluster, "persons")
-    assert (persons["method"], persons["similarity_threshold"]) == (DEFAULT_METHOD, DEFAULT_THRESHOLD)
+    default = ClusterSettings().parameters()
+    assert {key: persons[key] for key in ("method", "threshold", "neighbours")} == {
+        key: default[key] for key in ("method", "threshold", "neighbours")}
     assert persons["faces"] == len(graph.persons)
     assert persons["persons"] == len(set(graph.persons.values()))
     assert len(IDENTITIES) <= persons["persons"] < persons["faces"]

@@ -1,17 +1,24 @@
-"""A sweep on five_celebs with the real models, read back through the MLflow client."""
+"""Sweeps on the small labeled sets with the real models, read back through the MLflow client."""
 
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
 from evaluation.embeddings import labeled_embeddings
-from evaluation.sweep import THRESHOLDS, coarse_grid, sweep, table
+from evaluation.sweep import THRESHOLDS, VARIANTS, coarse_grid, combined_table, evaluate, score, sweep, variant
+from evaluation.tracking import log_sweep
 
 
 @pytest.fixture(scope="module")
 def embeddings(datasets, default_pipeline, tmp_path_factory):
     return labeled_embeddings(datasets / "five_celebs", default_pipeline, cache_dir=tmp_path_factory.mktemp("cache"),
                               progress=False)
+
+
+@pytest.fixture(scope="module")
+def celebs(datasets, default_pipeline, tmp_path_factory):
+    return labeled_embeddings(datasets / "deepface_celebs", default_pipeline,
+                              cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
 
 
 def test_embeddings_are_computed_once_and_reused(embeddings, datasets, default_pipeline, tmp_path):
@@ -22,38 +29,60 @@ def test_embeddings_are_computed_once_and_reused(embeddings, datasets, default_p
     again = labeled_embeddings(datasets / "five_celebs", default_pipeline, cache_dir=cache_dir, progress=False)
     assert again.seconds == first.seconds  # read back, not recomputed
     np.testing.assert_array_equal(again.vectors, first.vectors)
+    np.testing.assert_array_equal(again.face_sizes, first.face_sizes)
     assert len(first.identities) == 117 and first.detection_rate == 1.0
     assert len(first.face_ids) >= 117 and (first.main_faces >= 0).all()
+    assert (first.quality > 1).all() and (first.face_sizes >= 16).all()
 
 
-def test_sweep_logs_a_parent_run_with_a_child_per_setting(embeddings, tmp_path):
+def test_the_default_is_the_setting_with_the_best_worst_set_score(embeddings, celebs):
+    result = sweep([embeddings, celebs], refine=False, progress=False)
+    combined = result.combined()
+    assert len(combined) == len(coarse_grid()) and len(result.rows) == 2 * len(combined)
+    worst = {row["name"]: min(row["per_set"][s]["bcubed_f1"] for s in ("five_celebs", "deepface_celebs")) for row in combined}
+    best_worst = max(worst.values())
+    assert combined[0]["worst_bcubed_f1"] == best_worst
+    tied = [row for row in combined if row["worst_bcubed_f1"] == best_worst]
+    assert combined[0]["mean_bcubed_f1"] == max(row["mean_bcubed_f1"] for row in tied)  # ties go to the best mean
+    assert result.chosen == combined[0]["settings"]
+    # the chosen labels are that setting's clustering of each set
+    again = evaluate(embeddings, [result.chosen])[0]
+    assert score(embeddings, result.chosen_labels["five_celebs"])["bcubed_f1"] == again["bcubed_f1"]
+    assert {row["variant"] for row in result.best_per_variant()} == {v.variant for v in VARIANTS}
+    assert combined_table(result).count("\n") == len(VARIANTS) + 1
+
+
+def test_sweep_logs_a_parent_run_with_the_sets_and_a_child_per_setting(embeddings, celebs, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    rows, parent_id = sweep(embeddings, tracking_uri=uri, experiment="test-sweep", refine=False)
-    assert len(rows) == len(coarse_grid())
+    variants = (variant("components"), variant("density", min_neighbours=2))
+    result = sweep([embeddings, celebs], variants, refine=False, progress=False)
+    parent_id = log_sweep([embeddings, celebs], result, tracking_uri=uri, experiment="test-sweep")
     client = MlflowClient(tracking_uri=uri)
     parent = client.get_run(parent_id)
-    assert parent.data.params["dataset"] == "five_celebs"
-    assert parent.data.tags["dataset.fingerprint"] == embeddings.fingerprint
+    assert parent.data.params["datasets"] == "five_celebs,deepface_celebs"
+    inputs = {d.dataset.name: d for d in parent.inputs.dataset_inputs}
+    assert inputs["five_celebs"].dataset.digest == embeddings.fingerprint
+    assert {t.key: t.value for t in inputs["deepface_celebs"].tags}["photos"] == "61"
     assert parent.data.tags["arcface.sha256"] == embeddings.models[1]["sha256"]
-    assert {a.path for a in client.list_artifacts(parent_id)} == {"precision_recall_vs_tau.png", "person_sizes_at_best.png"}
+    assert {a.path for a in client.list_artifacts(parent_id)} == {"bcubed_f1_vs_tau.png", "person_sizes_at_chosen.png"}
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'", max_results=1000)
-    assert len(children) == len(rows)
+    assert len(children) == len(result.combined()) == 2 * len(THRESHOLDS)
+    assert all("None" not in child.data.params.values() for child in children)
     child = next(c for c in children if c.data.params["method"] == "components" and float(c.data.params["threshold"]) == 0.4)
-    row = next(r for r in rows if r["method"] == "components" and r["threshold"] == 0.4)
-    assert child.data.metrics["bcubed_f1"] == pytest.approx(row["bcubed_f1"])
-    assert set(child.data.metrics) >= {"pairwise_f1", "bcubed_precision", "bcubed_recall", "nmi", "persons",
-                                       "singleton_share", "detection_rate"}
-    assert parent.data.metrics["best_bcubed_f1"] == pytest.approx(max(r["bcubed_f1"] for r in rows))
-    assert {float(c.data.params["threshold"]) for c in children} == set(THRESHOLDS)
-    assert "| components |" in table(rows)
+    assert "min_neighbours" not in child.data.params
+    row = next(r for r in result.rows if r["name"] == "components tau=0.40" and r["set"] == "five_celebs")
+    assert child.data.metrics["five_celebs.bcubed_f1"] == pytest.approx(row["bcubed_f1"])
+    assert set(child.data.metrics) >= {f"deepface_celebs.{key}" for key in ("pairwise_f1", "nmi", "persons",
+                                                                             "singleton_share", "detection_rate")}
+    assert parent.data.metrics["chosen_worst_bcubed_f1"] == pytest.approx(result.combined()[0]["worst_bcubed_f1"])
+    assert parent.data.params["chosen_method"] == result.chosen.method
 
 
 def test_incremental_assignment_without_cluster_all(embeddings):
     from evaluation.incremental import incremental_labels, photo_batches
-    from evaluation.sweep import score
 
     batches = photo_batches(embeddings, 4)
     assert sorted(np.concatenate(batches).tolist()) == list(range(len(embeddings.face_ids)))
-    labels = incremental_labels(embeddings, batches=4, threshold=0.3, progress=False)
+    labels = incremental_labels(embeddings, batches=4, progress=False)
     metrics = score(embeddings, labels)
-    assert metrics["bcubed_precision"] >= 0.95 and metrics["bcubed_f1"] >= 0.8, metrics
+    assert metrics["bcubed_precision"] >= 0.95 and metrics["bcubed_f1"] >= 0.9, metrics

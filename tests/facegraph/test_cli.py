@@ -46,7 +46,11 @@ def test_persons_workflow_through_the_cli(datasets, tmp_path, monkeypatch, capsy
 
     assert run("index", *folders).startswith(f"{photos} photos indexed")
     assert run("index", *folders).startswith(f"0 photos indexed, 0 new faces, {photos} already indexed")
-    assert run("cluster-all", "--threshold", "0.4").strip().endswith("persons")
+    assert run("cluster-all", "--threshold", "0.6").strip().endswith("persons")  # strict: persons fall apart
+    suggested = json.loads(run("suggest-merges", "--json", "--limit", "3"))
+    assert len(suggested) == 3 and {"person_ids", "similarity", "average_similarity", "closest_similarity",
+                                    "face_counts"} <= set(suggested[0])
+    assert run("cluster-all", "--threshold", "0.4", "--method", "components").strip().endswith("persons")
     persons = json.loads(run("list-persons", "--json"))
     assert [p["face_count"] for p in persons] == sorted((p["face_count"] for p in persons), reverse=True)
     first, second = persons[0]["person_id"], persons[1]["person_id"]
@@ -60,9 +64,14 @@ def test_persons_workflow_through_the_cli(datasets, tmp_path, monkeypatch, capsy
     run("gallery", "--output", str(tmp_path / "persons.html"))
     assert "Madonna" in (tmp_path / "persons.html").read_text()
 
-    monkeypatch.setattr("sys.argv", ["facegraph", *store, "get-person", "person_000000000000"])
-    try:
-        main()
-    except SystemExit as exit:
-        assert exit.code == 1
-    assert capsys.readouterr().err.startswith("PersonNotFoundError: no person 'person_000000000000'")
+    for args, error in ((["get-person", "person_000000000000"], "PersonNotFoundError: no person 'person_000000000000'"),
+                        (["cluster-all", "--threshold", "1.5"], "InvalidRequestError: threshold must be in [0, 1], got 1.5"),
+                        (["cluster-all", "--min-neighbours", "-3"], "InvalidRequestError: min_neighbours must be at least 1")):
+        monkeypatch.setattr("sys.argv", ["facegraph", *store, *args])
+        try:
+            main()
+        except SystemExit as exit:
+            assert exit.code == 1
+        else:
+            raise AssertionError(f"{args} should exit with status 1")
+        assert capsys.readouterr().err.startswith(error)

@@ -3,9 +3,9 @@ import pytest
 
 from scipy.sparse import csr_matrix
 
-from facegraph.clustering import (
-    cluster_average, cluster_components, cluster_density, cluster_mutual, confidences, mutual, neighbour_graph,
-)
+from facegraph.clustering import METHODS, ClusterSettings, cluster, confidences, mutual, neighbour_graph
+from facegraph.constraints import Faces, enforce
+from facegraph.person_merges import merge_nearest_persons, suggest_merges
 from facegraph.person_ids import carry_over_ids, derived_person_id
 
 
@@ -43,23 +43,82 @@ def test_threshold_out_of_range_is_refused(three_people):
 
 
 def test_components_recover_the_people(three_people):
-    labels = cluster_components(neighbour_graph(three_people, threshold=0.5))
+    labels = cluster(neighbour_graph(three_people, threshold=0.5), Faces(three_people), ClusterSettings("components", 0.5))
     assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
 
 
-def test_pins_to_different_persons_are_never_joined(three_people):
-    pinned = np.full(12, -1)
-    pinned[[0, 1]] = [0, 1]  # a split: faces 0 and 1 belong to different persons
-    labels = cluster_components(neighbour_graph(three_people, threshold=0.5), pinned)
-    assert labels[0] != labels[1]
-    assert len(set(labels[:4])) == 2 and set(labels[4:8]).isdisjoint(labels[:4])
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_recovers_three_clear_people(three_people, method):
+    settings = ClusterSettings(method, 0.5, min_neighbours=2)
+    labels = cluster(neighbour_graph(three_people, threshold=0.5), Faces(three_people), settings)
+    assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
 
 
-def test_pins_to_one_person_are_always_joined(three_people):
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_keeps_pins(three_people, method):
     pinned = np.full(12, -1)
-    pinned[[0, 11]] = 5  # a merge across two people
-    labels = cluster_components(neighbour_graph(three_people, threshold=0.5), pinned)
-    assert labels[0] == labels[11] == labels[3] == labels[8]
+    pinned[[0, 1]] = [0, 1]  # split apart
+    pinned[[4, 11]] = 2  # merged across persons
+    graph = neighbour_graph(three_people, threshold=0.5)
+    labels = cluster(graph, Faces(three_people, pinned=pinned), ClusterSettings(method, 0.5, min_neighbours=2))
+    assert labels[0] != labels[1] and labels[4] == labels[11]
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_two_faces_of_one_photo_never_share_a_person(three_people, method):
+    photos = np.arange(12)
+    photos[[1, 2]] = 100  # faces 1 and 2, of one person, are in one photo
+    graph = neighbour_graph(three_people, threshold=0.5)
+    labels = cluster(graph, Faces(three_people, photos=photos), ClusterSettings(method, 0.5, min_neighbours=2))
+    assert labels[1] != labels[2]
+    assert len(set(labels[4:8])) == 1 and set(labels[4:8]).isdisjoint(labels[:4])  # other persons unharmed
+
+
+def test_a_correction_may_put_two_faces_of_one_photo_together(three_people):
+    photos, pinned = np.arange(12), np.full(12, -1)
+    photos[[1, 2]] = 100
+    pinned[[1, 2]] = 0  # a reflection: the person said so
+    labels = cluster(neighbour_graph(three_people, threshold=0.5), Faces(three_people, photos, pinned),
+                     ClusterSettings("average", 0.5))
+    assert labels[1] == labels[2]
+
+
+def test_enforce_splits_a_conflicting_cluster_along_its_strongest_edges():
+    # one cluster of 4 faces: 0-1 and 2-3 strongly alike, 1-2 weakly; faces 0 and 3 are of one photo
+    weights = np.zeros((4, 4))
+    weights[0, 1] = weights[2, 3] = 0.9
+    weights[1, 2] = 0.5
+    graph = csr_matrix(weights + weights.T)
+    faces = Faces(np.eye(4), photos=np.array([7, 1, 2, 7]))
+    labels = enforce(np.zeros(4, dtype=int), graph, faces)
+    assert labels[0] == labels[1] and labels[2] == labels[3] and labels[0] != labels[3]
+    assert enforce(np.zeros(4, dtype=int), graph, Faces(np.eye(4))).tolist() == [0, 0, 0, 0]  # no conflict: unchanged
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"threshold": 1.3}, r"threshold must be in \[0, 1\], got 1.3"),
+    ({"threshold": float("nan")}, r"threshold must be in \[0, 1\], got nan"),
+    ({"method": "magic"}, r"method must be one of .*, got 'magic'"),
+    ({"neighbours": 0}, "neighbours must be at least 1, got 0"),
+    ({"min_neighbours": -3}, "min_neighbours must be at least 1, got -3"),
+    ({"merge_threshold": 2.0}, r"merge_threshold must be in \[0, 1\], got 2.0"),
+])
+def test_bad_settings_are_refused_with_the_value(changes, message):
+    from facegraph.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match=message):
+        ClusterSettings(**changes)
+
+
+def test_settings_name_only_the_parameters_their_method_has():
+    assert ClusterSettings("density", 0.3, min_neighbours=2, poor_threshold=None).parameters() == {
+        "method": "density", "threshold": 0.3, "neighbours": 10, "min_neighbours": 2}
+    assert "min_neighbours" not in ClusterSettings("average").parameters()
+    assert ClusterSettings("average", 0.3, merge_threshold=0.5, poor_threshold=None).name == "average merge=0.5 tau=0.30"
+    quality_aware = ClusterSettings("average", 0.3, poor_threshold=0.2, quality_range=(18, 24))
+    assert quality_aware.name == "average poor=0.2 q=18-24 tau=0.30"
+    assert ClusterSettings(**quality_aware.parameters()) == quality_aware  # parameters are plain values that round-trip
+    assert None not in ClusterSettings().parameters().values()
 
 
 def test_confidence_is_similarity_to_the_other_faces(three_people):
@@ -89,42 +148,52 @@ def test_density_does_not_chain_two_people_through_one_stray_face():
     weights[8, 0] = weights[0, 8] = 0.62
     weights[8, 4] = weights[4, 8] = 0.61
     np.fill_diagonal(weights, 0)
-    graph = csr_matrix(weights)
-    assert len(set(cluster_components(graph))) == 1  # chained
-    labels = cluster_density(graph, min_neighbours=3)
+    graph, faces = csr_matrix(weights), Faces(np.eye(9))
+    assert len(set(cluster(graph, faces, ClusterSettings("components", 0.5)))) == 1  # chained
+    labels = cluster(graph, faces, ClusterSettings("density", 0.5, min_neighbours=3))
     assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 0]  # the stray face joins its closest core face's person
 
 
 def test_mutual_keeps_only_edges_found_from_both_ends():
     graph = csr_matrix(np.array([[0, 0.9, 0.8], [0.9, 0, 0], [0, 0.7, 0]]))
     assert sorted(zip(*mutual(graph).nonzero())) == [(0, 1), (1, 0)]
-    assert cluster_mutual(graph).tolist() == [0, 0, 1]
+    assert cluster(graph, Faces(np.eye(3)), ClusterSettings("mutual", 0.5)).tolist() == [0, 0, 1]
 
 
 def test_average_linkage_does_not_chain_through_one_stray_face(three_people):
     bridge = unit([three_people[3] + three_people[4]])  # alike one face of person 0 and one of person 1
     vectors = np.vstack([three_people, bridge])
-    graph = neighbour_graph(vectors, threshold=0.5)
-    assert cluster_components(graph)[0] == cluster_components(graph)[4]
-    labels = cluster_average(graph, None, vectors, threshold=0.5)
+    graph, faces = neighbour_graph(vectors, threshold=0.5), Faces(vectors)
+    components = cluster(graph, faces, ClusterSettings("components", 0.5))
+    assert components[0] == components[4]
+    labels = cluster(graph, faces, ClusterSettings("average", 0.5))
     assert len({labels[0], labels[4], labels[8]}) == 3
-
-
-@pytest.mark.parametrize("method", ["average", "density", "mutual"])
-def test_every_method_keeps_pins(three_people, method):
-    from facegraph.clustering import cluster
-
-    pinned = np.full(12, -1)
-    pinned[[0, 1]] = [0, 1]  # split apart
-    pinned[[4, 11]] = 2  # merged across persons
-    graph = neighbour_graph(three_people, threshold=0.5)
-    labels = cluster(graph, method, pinned, vectors=three_people, threshold=0.5, min_neighbours=2)
-    assert labels[0] != labels[1] and labels[4] == labels[11]
 
 
 def test_average_linkage_bounds_the_size_it_links_exactly(three_people, monkeypatch):
     import facegraph.clustering as module
 
     monkeypatch.setattr(module, "MAX_LINKAGE_FACES", 3)  # every person's component is too big: cut higher
-    labels = cluster_average(neighbour_graph(three_people, threshold=0.5), None, three_people, threshold=0.5)
+    labels = cluster(neighbour_graph(three_people, threshold=0.5), Faces(three_people), ClusterSettings("average", 0.5))
     assert len(labels) == 12 and labels.max() >= 2
+
+
+def test_the_merge_pass_joins_persons_that_are_each_others_nearest(three_people):
+    labels = np.array([0, 0, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3])  # person 0 cut in two
+    merged = merge_nearest_persons(labels, Faces(three_people), 0.5)
+    assert merged[0] == merged[2] and len(set(merged)) == 3
+    photos = np.arange(12)
+    photos[[0, 2]] = 100  # ... unless the two halves share a photo
+    assert len(set(merge_nearest_persons(labels, Faces(three_people, photos), 0.5))) == 4
+
+
+def test_merge_suggestions_rank_the_cut_person_first_and_leave_out_split_pairs(three_people):
+    labels = np.array([0, 0, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3])
+    ids = ["person_a", "person_b", "person_c", "person_d"]
+    [first, *rest] = suggest_merges(labels, Faces(three_people), ids, limit=3)
+    assert set(first.person_ids) == {"person_a", "person_b"} and first.face_counts == (2, 2)
+    assert first.similarity >= first.average_similarity and first.closest_similarity >= first.average_similarity
+    assert all(first.similarity >= other.similarity for other in rest)
+    kept_apart = {frozenset(("person_a", "person_b"))}
+    assert all(set(s.person_ids) != {"person_a", "person_b"}
+               for s in suggest_merges(labels, Faces(three_people), ids, limit=10, kept_apart=kept_apart))

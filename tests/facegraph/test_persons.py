@@ -78,7 +78,7 @@ def add_new_photos(graph, labeled) -> list[str]:
     report = graph.index([photo.path for photo in labeled[1]])
     assert report.indexed == len(labeled[1]) and not report.errors
     for face_id in report.new_face_ids:
-        graph.assign_person(face_id, TAU)
+        graph.assign_person(face_id, threshold=TAU)
     return report.new_face_ids
 
 
@@ -105,7 +105,7 @@ def test_indexing_twice_changes_no_point(graph, labeled):
 
 
 def test_cluster_all_groups_main_faces_by_identity(graph, labeled):
-    persons = graph.cluster_all(similarity_threshold=TAU, method="components")  # the seed's method
+    persons = graph.cluster_all(method="components", threshold=TAU)  # the seed's method
     person_of = assignments(graph)
     identity = {face: who for face, who in labeled[2].items() if face in person_of}
     precision, recall, f1 = bcubed_scores(list(identity.values()), [person_of[face] for face in identity])
@@ -124,9 +124,9 @@ def test_the_same_state_gives_the_same_persons_and_ids(template, tmp_path, defau
     for copy in ("first", "second"):
         shutil.copytree(folder, tmp_path / copy)
         graph = open_graph(backend, tmp_path / copy, default_pipeline)
-        graph.cluster_all(TAU)
+        graph.cluster_all(threshold=TAU)
         results.append(assignments(graph))
-        graph.cluster_all(TAU)  # reclustering an unchanged collection changes nothing either
+        graph.cluster_all(threshold=TAU)  # reclustering an unchanged collection changes nothing either
         assert assignments(graph) == results[-1]
         graph.close()
     assert results[0] == results[1]
@@ -135,8 +135,8 @@ def test_the_same_state_gives_the_same_persons_and_ids(template, tmp_path, defau
 def survive(graph, labeled):
     """What a correction must outlive: new faces assigned, then two full reclusterings."""
     add_new_photos(graph, labeled)
-    graph.cluster_all(TAU)
-    graph.cluster_all(TAU)
+    graph.cluster_all(threshold=TAU)
+    graph.cluster_all(threshold=TAU)
 
 
 def two_persons_of_different_identities(graph, labeled) -> tuple[str, str]:
@@ -152,7 +152,7 @@ def two_persons_of_different_identities(graph, labeled) -> tuple[str, str]:
 
 
 def test_merge_survives_new_faces_and_reclustering(graph, labeled):
-    graph.cluster_all(TAU)
+    graph.cluster_all(threshold=TAU)
     a, b = two_persons_of_different_identities(graph, labeled)
     merged_faces = graph.get_person(a)["face_ids"] + graph.get_person(b)["face_ids"]
     target = graph.merge_persons([a, b], target_person_id=b)
@@ -165,7 +165,7 @@ def test_merge_survives_new_faces_and_reclustering(graph, labeled):
 
 
 def test_split_survives_new_faces_and_reclustering(graph, labeled):
-    graph.cluster_all(0.3)  # lower: persons are larger, so there is something to split
+    graph.cluster_all(threshold=0.3)  # lower: persons are larger, so there is something to split
     largest = graph.list_persons(limit=1)[0]["person_id"]
     faces = graph.get_person(largest)["face_ids"]
     groups = [faces[: len(faces) // 2], faces[len(faces) // 2 :]]
@@ -178,7 +178,7 @@ def test_split_survives_new_faces_and_reclustering(graph, labeled):
 
 
 def test_reassigned_face_stays_with_its_new_person(graph, labeled):
-    graph.cluster_all(TAU)
+    graph.cluster_all(threshold=TAU)
     a, b = two_persons_of_different_identities(graph, labeled)
     face = graph.get_person(a)["face_ids"][0]
     graph.reassign_face(face, b)
@@ -188,12 +188,12 @@ def test_reassigned_face_stays_with_its_new_person(graph, labeled):
 
 
 def test_names_and_ids_survive_reclustering(graph, labeled):
-    graph.cluster_all(TAU)
+    graph.cluster_all(threshold=TAU)
     before = assignments(graph)
     largest = graph.list_persons(limit=1)[0]["person_id"]
     faces = graph.get_person(largest)["face_ids"]
     graph.name_person(largest, "Somebody")
-    graph.cluster_all(TAU)
+    graph.cluster_all(threshold=TAU)
     assert assignments(graph) == before  # same faces, same settings: every id is kept
     survive(graph, labeled)
     person = graph.get_person(largest)
@@ -211,7 +211,7 @@ def main_person_of_each_identity(graph, labeled) -> dict[str, str]:
 
 
 def test_new_faces_join_a_person_of_their_identity(graph, labeled):
-    graph.cluster_all(TAU)
+    graph.cluster_all(threshold=TAU)
     new_faces = set(add_new_photos(graph, labeled))
     person_of = assignments(graph)
     identity_of_person = {}
@@ -226,7 +226,7 @@ def test_new_faces_join_a_person_of_their_identity(graph, labeled):
 
 
 def test_bad_requests_raise_and_change_nothing(graph, labeled, tmp_path):
-    graph.cluster_all(TAU)
+    graph.cluster_all(threshold=TAU)
     a, b = two_persons_of_different_identities(graph, labeled)
     face_of_a, face_of_b = graph.get_person(a)["face_ids"][0], graph.get_person(b)["face_ids"][0]
     before = snapshot(graph)
@@ -249,8 +249,8 @@ def test_bad_requests_raise_and_change_nothing(graph, labeled, tmp_path):
         (NoFaceError, lambda: graph.search(blank)),
         (NoFaceError, lambda: graph.find_person(blank)),
         (NoFaceError, lambda: graph.search(tmp_path / "blank.png")),
-        (ValueError, lambda: graph.cluster_all(1.5)),
-        (ValueError, lambda: graph.cluster_all(TAU, method="magic")),
+        (ValueError, lambda: graph.cluster_all(threshold=1.5)),
+        (ValueError, lambda: graph.cluster_all(threshold=TAU, method="magic")),
     ]
     for error, call in bad:
         with pytest.raises(error):
@@ -259,7 +259,7 @@ def test_bad_requests_raise_and_change_nothing(graph, labeled, tmp_path):
 
 
 def test_search_and_find_person_by_photo(graph, labeled):
-    graph.cluster_all(TAU)
+    graph.cluster_all(threshold=TAU)
     main_person = main_person_of_each_identity(graph, labeled)
     right = 0
     for photo in labeled[1]:  # photos not in the collection
@@ -270,7 +270,7 @@ def test_search_and_find_person_by_photo(graph, labeled):
 
 
 def test_gallery_shows_largest_persons_first_with_names(graph, tmp_path):
-    graph.cluster_all(TAU)
+    graph.cluster_all(threshold=TAU)
     largest = graph.list_persons(limit=2)
     graph.name_person(largest[0]["person_id"], "Ada <Lovelace>")
     page = write_gallery(graph, tmp_path / "persons.html", max_persons=2).read_text()
@@ -308,3 +308,92 @@ def test_facegraph_is_the_one_entry_point():
     assert all(hasattr(FaceGraph, name) for name in (
         "cluster_all", "assign_person", "get_person", "list_persons", "merge_persons", "split_person",
         "reassign_face", "search", "find_person", "name_person"))
+
+
+@pytest.fixture
+def twin_photo(labeled, tmp_path):
+    """A real photo made of one five_celebs photo twice, side by side (as a mirror or a photo of a photo shows one
+    person twice): two faces that are as alike as faces can be, in one photo."""
+    from PIL import Image
+
+    def make(photo, name):
+        with Image.open(photo.path) as image:
+            image = image.convert("RGB")
+            twin = Image.new("RGB", (2 * image.width, image.height))
+            twin.paste(image, (0, 0))
+            twin.paste(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (image.width, 0))
+        twin.save(tmp_path / name, quality=95)
+        return tmp_path / name
+
+    return make
+
+
+def faces_of_photo(graph, path) -> list[str]:
+    from facegraph.images import image_id_of
+
+    image_id = image_id_of(path.read_bytes())
+    return sorted(p.payload["face_id"] for p in graph.store.scroll(FACES, where={"image_id": image_id}))
+
+
+def test_two_faces_of_one_photo_get_two_persons_in_cluster_all(graph, labeled, twin_photo):
+    path = twin_photo(labeled[0][0], "twins.jpg")
+    graph.index([path])
+    left, right = faces_of_photo(graph, path)
+    graph.cluster_all()
+    person_of = assignments(graph)
+    assert person_of[left] != person_of[right]
+    # the one the person put together stays together: a correction overrides the photo rule
+    kept = graph.merge_persons([person_of[left], person_of[right]])
+    graph.cluster_all()
+    assert assignments(graph)[left] == assignments(graph)[right] == kept
+
+
+def test_two_faces_of_one_photo_get_two_persons_in_assign_person(graph, labeled, twin_photo):
+    graph.cluster_all()
+    path = twin_photo(labeled[1][0], "new_twins.jpg")  # a photo not in the collection
+    report = graph.index([path])
+    left, right = sorted(report.new_face_ids)
+    assert graph.assign_person(left) != graph.assign_person(right)
+
+
+def test_merge_suggestions_never_propose_a_pair_a_split_separated(graph, labeled):
+    from facegraph.constraints import Faces
+    from facegraph.person_merges import suggest_merges
+
+    graph.cluster_all()
+    largest = graph.list_persons(limit=1)[0]["person_id"]
+    faces = graph.get_person(largest)["face_ids"]
+    first, second = graph.split_person(largest, [faces[::2], faces[1::2]])  # two halves of one person: very alike
+    suggested = graph.suggest_merges(limit=50)
+    assert suggested and all(set(s.person_ids) != {first, second} for s in suggested)
+    assert [s.similarity for s in suggested] == sorted((s.similarity for s in suggested), reverse=True)
+    # without the record of the split, the two halves would be the first suggestion
+    points = sorted(graph.store.scroll(FACES, with_vectors=True), key=lambda p: p.payload["face_id"])
+    ids, labels = np.unique([p.payload["person_id"] for p in points], return_inverse=True)
+    unrecorded = suggest_merges(labels, Faces(np.stack([p.vector for p in points])), list(ids), limit=1)
+    assert set(unrecorded[0].person_ids) == {first, second}
+
+
+def test_merge_suggestions_find_the_persons_a_default_run_split(graph, labeled):
+    graph.cluster_all(threshold=0.6)  # too strict: people fall apart into several persons
+    person_of = assignments(graph)
+    identity_of = {person_of[face]: who for face, who in labeled[2].items() if face in person_of}
+    suggested = graph.suggest_merges(limit=10)
+    right = sum(identity_of.get(s.person_ids[0]) == identity_of.get(s.person_ids[1]) is not None for s in suggested)
+    print(f"merge suggestions at tau 0.6: {right} of {len(suggested)} join one identity")
+    assert len(suggested) == 10 and right >= 8
+
+
+def test_the_chosen_default_is_what_facegraph_and_dagster_use(graph):
+    import json
+    from pathlib import Path
+
+    from assets.collection import ClusteringConfig
+    from facegraph.clustering import ClusterSettings
+
+    record = json.loads((Path(__file__).resolve().parents[2] / "docs" / "chosen_default.json").read_text())
+    chosen = ClusterSettings(**record["settings"])
+    assert graph.settings == ClusterSettings() == chosen
+    assert ClusteringConfig().settings() == chosen
+    graph.cluster_all()
+    assert {k: graph.last_run[k] for k in chosen.parameters()} == chosen.parameters()

@@ -9,7 +9,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def test_threshold_sweep_notebook_runs_top_to_bottom(datasets, tmp_path, monkeypatch):
-    monkeypatch.setenv("FACEGRAPH_NOTEBOOK_SET", "five_celebs")
+    monkeypatch.setenv("FACEGRAPH_NOTEBOOK_SETS", "five_celebs,deepface_celebs")
     monkeypatch.setenv("FACEGRAPH_DATA", str(tmp_path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     notebook = nbformat.read(NOTEBOOKS / "threshold_sweep.ipynb", as_version=4)
