@@ -211,7 +211,8 @@ class FaceGraph:
         """Give one face a person, as `cluster_all` would place a newcomer, without reclustering.
 
         A pinned face keeps its person. Otherwise the candidates are the persons of the face's `neighbours`
-        nearest faces with cosine >= `threshold`, less any person that already has a face of the same photo. With
+        nearest faces whose cosine reaches the pair's bar (`threshold`, lower for poor faces with quality-aware
+        settings), less any person that already has a face of the same photo. With
         "average" the face joins the candidate it is most alike on average, if that reaches `threshold`; with the
         other methods, the candidate its neighbours' similarities add up most for. With no candidate it becomes
         a new person. Returns the person id.
