@@ -32,6 +32,7 @@ from facegraph.settings import default_data_dir
 
 DEV_SETS = ("lfw", "lfw_degraded", "five_celebs", "deepface_celebs", "facescrub12")
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.801, 0.05))
+CHOICE_RULE = "best worst-set BCubed F1, ties by the mean"
 PLAIN = {"poor_threshold": None}  # every pair held to τ
 QUALITY = {"poor_threshold": 0.2, "quality_range": (19.0, 25.0)}
 
@@ -58,7 +59,7 @@ VARIANTS = (  # every method with its own parameters; τ is swept for each
 
 
 def coarse_grid(variants=VARIANTS, thresholds=THRESHOLDS) -> list[ClusterSettings]:
-    return [variant.with_(threshold=tau) for variant in variants for tau in thresholds]
+    return [base.with_(threshold=tau) for base in variants for tau in thresholds]
 
 
 def finer_grid(best: list[ClusterSettings], done: set[str]) -> list[ClusterSettings]:
@@ -241,7 +242,7 @@ def record(result: SweepResult, run_id: str) -> dict:
     """What chose a default: the setting, the rule, the scores on every set and the MLflow parent run."""
     chosen = result.combined()[0]
     metrics = ("bcubed_f1", "pairwise_f1", "bcubed_precision", "bcubed_recall", "persons", "identities")
-    return {"settings": chosen["settings"].parameters(), "rule": "best worst-set BCubed F1, ties by the mean",
+    return {"settings": chosen["settings"].parameters(), "rule": CHOICE_RULE,
             "sets": result.sets, "worst_bcubed_f1": chosen["worst_bcubed_f1"], "mean_bcubed_f1": chosen["mean_bcubed_f1"],
             "scores": {name: {key: chosen["per_set"][name][key] for key in metrics} for name in result.sets},
             "mlflow_parent_run": run_id, "command": "python -m evaluation.sweep --record docs/chosen_default.json"}

@@ -20,7 +20,7 @@ from mlflow.data.meta_dataset import MetaDataset
 
 from evaluation import EXPERIMENT
 from evaluation.embeddings import LabeledEmbeddings
-from evaluation.sweep import SweepResult
+from evaluation.sweep import CHOICE_RULE, SweepResult
 from facegraph.settings import default_data_dir
 
 METRICS = ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_precision", "bcubed_recall", "bcubed_f1",
@@ -69,7 +69,7 @@ def log_sweep(sets: list[LabeledEmbeddings], result: SweepResult, *, tracking_ur
                              tags={"photos": str(len(embeddings.identities)), "faces": str(len(embeddings.face_ids)),
                                    "fingerprint": embeddings.fingerprint})
         mlflow.log_params({"datasets": ",".join(result.sets), "settings": len(combined),
-                           "choice": "best worst-set BCubed F1, ties by the mean"})
+                           "choice": CHOICE_RULE})
         for row in combined:
             with mlflow.start_run(run_name=row["name"], nested=True):
                 mlflow.set_tags(model_tags)

@@ -264,11 +264,17 @@ def _seeded_igraph():
         igraph.set_random_number_generator(random)
 
 
-def _igraph(ig, graph: csr_matrix):
+def _edge_list(graph: csr_matrix) -> tuple[list, list, list]:
+    """Each undirected edge once, as (rows, cols, weights) lists for the graph libraries."""
     edges = undirected(graph).tocoo()
     upper = edges.row < edges.col
-    g = ig.Graph(n=graph.shape[0], edges=np.c_[edges.row[upper], edges.col[upper]].tolist())
-    g.es["weight"] = edges.data[upper].tolist()
+    return edges.row[upper].tolist(), edges.col[upper].tolist(), edges.data[upper].tolist()
+
+
+def _igraph(ig, graph: csr_matrix):
+    rows, cols, weights = _edge_list(graph)
+    g = ig.Graph(n=graph.shape[0], edges=list(zip(rows, cols)))
+    g.es["weight"] = weights
     return g
 
 
@@ -284,11 +290,9 @@ def cluster_infomap(graph: csr_matrix, faces: Faces, settings: ClusterSettings) 
     on the weighted graph stays in longest, as in FaceMap."""
     from infomap import Infomap
 
-    edges = undirected(graph).tocoo()
-    upper = edges.row < edges.col
     infomap = Infomap(two_level=True, silent=True, seed=SEED + 1, num_trials=1)
     infomap.add_nodes(range(graph.shape[0]))
-    infomap.add_links(zip(edges.row[upper].tolist(), edges.col[upper].tolist(), edges.data[upper].tolist()))
+    infomap.add_links(zip(*_edge_list(graph)))
     labels = np.arange(graph.shape[0]) + graph.shape[0]  # faces without a link stay alone
     for node, module in dict(infomap.run().modules()).items():
         labels[node] = module
