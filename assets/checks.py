@@ -16,7 +16,6 @@ from assets.partitions import photo_batches
 from assets.persons import person_shares, persons
 from assets.resources import STORE_POOL, FaceCollection
 from assets.tables import BatchTableIOManager, embedding_matrix, face_rows
-from facegraph.store.base import FACES
 
 UNIT_TOLERANCE = 1e-3  # |norm - 1| allowed: float32 rounding, far below any real defect
 SHOWN = 10  # ids listed in a check's metadata, at most
@@ -67,7 +66,7 @@ def collection_holds_the_batches(context: AssetCheckExecutionContext, store: Fac
     batches = sorted(set(context.instance.get_materialized_partitions(collection_batch.key))
                      & set(context.instance.get_dynamic_partitions(photo_batches.name)))
     expected, without_table = faces_of_batches(batch_tables, batches)
-    stored = {point.payload["face_id"] for point in store.graph.store.scroll(FACES)}
+    stored = set(store.graph.collection.face_ids())
     missing, extra = sorted(expected - stored), sorted(stored - expected)
     problems = [text for count, text in [
         (len(missing), f"{len(missing)} faces of the batches are not in the collection"),

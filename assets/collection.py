@@ -8,7 +8,6 @@ from assets.partitions import photo_batches
 from assets.resources import STORE_POOL, FaceCollection
 from assets.tables import photos_from_table
 from facegraph.clustering import METHODS, ClusterSettings
-from facegraph.store.base import FACES, PHOTOS
 
 DEFAULT = ClusterSettings()
 
@@ -41,21 +40,19 @@ def collection_batch(context: AssetExecutionContext, config: ClusteringConfig, b
     """The batch's faces in the Qdrant collection (photos already there are skipped); new faces get a person."""
     photos, errors = photos_from_table(batch_faces)
     graph = store.graph
-    photos_before = graph.store.count(PHOTOS)
-    new_faces = graph.add_photos(photos)
-    graph.store.optimize()
     settings = config.settings()
-    persons = {graph.assign_person(face_id, settings) for face_id in new_faces}
-    context.log.info(f"{len(new_faces)} new faces of {context.partition_key} in {store.where}, "
+    report = graph.add_photos(photos, assign=True, settings=settings)
+    persons = graph.collection.persons_of_faces(report.new_face_ids)
+    context.log.info(f"{len(report.new_face_ids)} new faces of {context.partition_key} in {store.where}, "
                      f"given to {len(persons)} persons")
     return MaterializeResult(metadata={
         "photos": len(photos),
-        "photos_added": graph.store.count(PHOTOS) - photos_before,
-        "faces_added": len(new_faces),
+        "photos_added": report.indexed,
+        "faces_added": len(report.new_face_ids),
         "persons_given_faces": len(persons),
         "unreadable_photos": len(errors),
-        "collection_faces": graph.store.count(FACES),
-        "collection_photos": graph.store.count(PHOTOS),
+        "collection_faces": graph.collection.face_count(),
+        "collection_photos": graph.collection.photo_count(),
         "store": store.where,
         **settings.parameters(),
     })

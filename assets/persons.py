@@ -7,12 +7,11 @@ from assets.collection import ClusteringConfig, collection_batch
 from assets.resources import STORE_POOL, FaceCollection
 from evaluation.metrics import singleton_share
 from facegraph.persons import FaceGraph
-from facegraph.store.base import FACES
 
 
 def person_shares(graph: FaceGraph) -> dict:
     """Faces, persons, the largest person's share of the faces and the share of persons with a single face."""
-    sizes = np.array(sorted(graph.store.value_counts(FACES, "person_id").values(), reverse=True), dtype=np.int64)
+    sizes = np.array(sorted(graph.collection.person_sizes().values(), reverse=True), dtype=np.int64)
     labels = np.repeat(np.arange(len(sizes)), sizes)
     return {
         "faces": int(sizes.sum()),

@@ -17,6 +17,7 @@ from facegraph.images import DEFAULT_MAX_SIDE
 from facegraph.models.weights import sample_photos_dir
 from facegraph.persons import FaceGraph, open_store
 from facegraph.pipeline import DEFAULT_BATCH_SIZE, FacePipeline
+from facegraph.store.embedded import default_store_path
 
 STORE_POOL = "facegraph_store"  # the concurrency pool of every step that opens the collection
 
@@ -76,7 +77,7 @@ class FaceCollection(ConfigurableResource):
     @property
     def where(self) -> str:
         """Where the collection is, for run metadata (never the API key)."""
-        return self.url or str(Path(self._graph.store.path).resolve())
+        return self.url or str((Path(self.path) if self.path else default_store_path()).resolve())
 
 
 class PhotoFolder(ConfigurableResource):

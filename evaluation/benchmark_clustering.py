@@ -1,16 +1,32 @@
-"""Benchmark of `cluster_all` and `assign_person` on synthetic faces in the embedded store. Prints figures and
-the machine; it asserts nothing.
+"""Benchmark of `cluster_all`, `assign_person` and ingest on synthetic faces in the embedded store, up to a million
+faces. Prints figures and the machine; it asserts nothing.
 
-    python -m evaluation.benchmark_clustering [--faces 100000] [--threshold 0.5]
+    python -m evaluation.benchmark_clustering [--faces 1000000] [--server-path]
 
-The faces are unit vectors with identity structure: persons of Zipf-like sizes (from 1 face to a few hundred),
-each face its person's direction plus noise, scaled so that two faces of one person have a cosine of about 0.55
-on average (spread 0.35 to 0.75) and faces of different persons about 0, as ArcFace faces do.
+The faces are unit vectors with identity structure: persons of Zipf-like sizes (from 1 face to 400), each face its
+person's direction plus noise, scaled so that two faces of one person have a cosine of about 0.55 on average (spread
+0.35 to 0.75) and faces of different persons about 0, as ArcFace faces do.
+
+What it measures, in one run (speeds as ratios within it, because the machines are shared and noisy):
+- the neighbour graph, approximate against exact: time, recall of the exact k nearest, and BCubed F1 of the
+  default clustering against the synthetic persons. Above `--exact-limit` faces the exact graph is not built (at 1M
+  it would take an hour, and its candidate edges more memory than the machine has): its time is that of the exact
+  graph of `--exact-limit` of the faces, times (n / exact_limit)^2, since it compares every pair. Recall is always
+  measured against the exact neighbours of `--sample` faces.
+- `cluster_all` in a fresh process over the store: total, each phase, and that process's peak RSS.
+- `optimize` (Qdrant Edge's HNSW build), then `assign_person` latency, median and p99, for new faces.
+- ingest: `add_photos` throughput into the full store against an empty one.
+- with `--server-path`: the graph through qdrant-client (`ServerStore.nearest_faces`, batched searches by point id)
+  on the same faces in qdrant-client's local mode, the stand-in for a server here.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -20,113 +36,215 @@ from scipy.sparse.csgraph import connected_components
 
 from evaluation.benchmark_pipeline import machine
 from evaluation.incremental import synthetic_payload
-from facegraph import clustering
+from evaluation.metrics import bcubed_scores
+from facegraph import clustering, neighbours
 from facegraph.clustering import ClusterSettings
+from facegraph.constraints import Faces
 from facegraph.persons import FaceGraph
-from facegraph.store.base import FACES
+from facegraph.pipeline import Face, PhotoFaces
+from facegraph.store.base import PAGE
 from facegraph.store.embedded import EmbeddedStore
 
 DIMENSION = 512
+DEFAULT = ClusterSettings()
 
 
 def synthetic_faces(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """`count` unit vectors and their person labels."""
     rng = np.random.default_rng(seed)
-    sizes = []
-    while sum(sizes) < count:
-        sizes.append(min(int(rng.zipf(1.8)), 400))
-    sizes[-1] -= sum(sizes) - count
-    labels = np.repeat(np.arange(len(sizes)), sizes)
-    centres = rng.standard_normal((len(sizes), DIMENSION)).astype(np.float32)
+    sizes = np.minimum(rng.zipf(1.8, size=count), 400)
+    persons = int(np.searchsorted(np.cumsum(sizes), count)) + 1
+    sizes = sizes[:persons]
+    sizes[-1] -= sizes.sum() - count
+    labels = np.repeat(np.arange(persons), sizes)
+    centres = rng.standard_normal((persons, DIMENSION), dtype=np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     # noise of norm s per face: two faces of a person meet at about 1 / (1 + s^2)
-    noise_norm = rng.uniform(0.75, 1.05, size=count).astype(np.float32)
-    noise = rng.standard_normal((count, DIMENSION)).astype(np.float32)
-    noise *= (noise_norm / np.linalg.norm(noise, axis=1))[:, None]
-    vectors = centres[labels] + noise
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors, labels
+    noise = rng.standard_normal((count, DIMENSION), dtype=np.float32)
+    noise *= (rng.uniform(0.75, 1.05, size=count).astype(np.float32) / np.linalg.norm(noise, axis=1))[:, None]
+    noise += centres[labels]
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    return noise, labels
 
 
-def fill_store(store: EmbeddedStore, vectors: np.ndarray) -> None:
-    keys = [f"{n:016x}_face0" for n in range(len(vectors))]
-    payloads = [synthetic_payload(key) for key in keys]
-    for start in range(0, len(keys), 10_000):
-        store.upsert(FACES, keys[start : start + 10_000], payloads[start : start + 10_000], vectors[start : start + 10_000])
+def face_keys(count: int, prefix: str = "") -> list[str]:
+    return [f"{prefix}{n:016x}_face0" for n in range(count)]
+
+
+def fill_store(graph: FaceGraph, vectors: np.ndarray, keys: list[str]) -> None:
+    for start in range(0, len(keys), 10 * PAGE):
+        part = keys[start : start + 10 * PAGE]
+        graph.collection.add_faces(part, vectors[start : start + len(part)], [synthetic_payload(key) for key in part])
 
 
 def percentile_ms(samples: list[float], q: float) -> float:
     return float(np.percentile(samples, q) * 1000)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--faces", type=int, default=100_000, help="faces in the collection")
-    parser.add_argument("--threshold", type=float, default=ClusterSettings().threshold,
-                        help="cosine threshold of the neighbour graph")
-    parser.add_argument("--assign", type=int, default=200, help="new faces given a person one by one")
-    parser.add_argument("--optimize", action="store_true", help="also build the HNSW index and time searches after it")
-    args = parser.parse_args()
-    print(f"machine: {machine()}")
-    vectors, labels = synthetic_faces(args.faces + args.assign)
-    vectors, new_vectors = vectors[: args.faces], vectors[args.faces :]
-    same = labels[: args.faces]
-    pairs = np.random.default_rng(1).integers(0, args.faces, size=(20_000, 2))
-    cos = np.einsum("ij,ij->i", vectors[pairs[:, 0]], vectors[pairs[:, 1]])
-    together = same[pairs[:, 0]] == same[pairs[:, 1]]
-    print(f"{args.faces} synthetic faces of {len(np.unique(same))} persons (largest {np.bincount(same).max()}); "
-          f"cosine within a person {np.mean(cos[together]) if together.any() else float('nan'):.2f}, "
-          f"between persons {cos[~together].mean():.2f}")
-    with tempfile.TemporaryDirectory() as folder, FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
-        start = time.perf_counter()
-        fill_store(graph.store, vectors)
-        print(f"upsert: {time.perf_counter() - start:.1f}s")
-        for method in ("components", ClusterSettings().method):
-            start = time.perf_counter()
-            persons = graph.cluster_all(method=method, threshold=args.threshold)
-            total = time.perf_counter() - start
-            phases = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in graph.last_run["seconds"].items())
-            print(f"cluster_all(tau={args.threshold}, method={method}): {total:.1f}s in all ({phases}); {persons} "
-                  f"persons, {graph.last_run['edges']} edges, {graph.last_run['faces_rewritten']} faces rewritten "
-                  "(target: under 120s)")
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kilobytes on Linux
 
-        graph_matrix = clustering.neighbour_graph(vectors, threshold=args.threshold)
+
+def exact_rows(vectors: np.ndarray, rows: np.ndarray, k: int, threshold: float) -> list[set]:
+    """The exact k nearest (at cosine >= threshold) of `rows` among every face."""
+    found = []
+    for chunk in np.array_split(rows, max(1, len(rows) // 100)):
+        similarity = vectors[chunk] @ vectors.T
+        similarity[np.arange(len(chunk)), chunk] = -np.inf
+        top = np.argpartition(-similarity, k, axis=1)[:, :k]
+        found += [{int(j) for j in row if similarity[r, j] >= threshold} for r, row in enumerate(top)]
+    return found
+
+
+def recall(graph, rows: np.ndarray, exact: list[set]) -> float:
+    """The share of the exact k nearest (above τ) of `rows` that `graph` holds."""
+    total = sum(len(neighbours) for neighbours in exact)
+    hits = sum(len(neighbours & set(graph.indices[graph.indptr[r] : graph.indptr[r + 1]].tolist()))
+               for r, neighbours in zip(rows, exact))
+    return hits / max(total, 1)
+
+
+def default_bcubed(graph, vectors: np.ndarray, labels: np.ndarray) -> float:
+    """BCubed F1 of the default clustering of `graph` against the synthetic persons (one photo per face)."""
+    n = len(vectors)
+    faces = Faces(vectors, np.arange(n), np.full(n, -1), np.full(n, 30.0, np.float32))
+    return bcubed_scores(labels, clustering.cluster(graph, faces, DEFAULT))[2]
+
+
+def compare_graphs(vectors: np.ndarray, labels: np.ndarray, *, sample: int, exact_limit: int) -> dict:
+    """The approximate neighbour graph against the exact one, on the arrays (no store)."""
+    k, threshold = DEFAULT.neighbours, DEFAULT.lowest_threshold
+    start = time.perf_counter()
+    approximate = neighbours.neighbour_graph(vectors, threshold=threshold, k=k, approximate=True)
+    approximate_seconds = time.perf_counter() - start
+    rows = np.random.default_rng(2).choice(len(vectors), size=min(sample, len(vectors)), replace=False)
+    exact = exact_rows(vectors, rows, k, threshold)
+    figures = {"approximate_seconds": approximate_seconds, "recall": recall(approximate, rows, exact),
+               "approximate_bcubed_f1": default_bcubed(approximate, vectors, labels)}
+    if len(vectors) <= exact_limit:
         start = time.perf_counter()
-        count, _ = connected_components(graph_matrix, directed=False)
+        exact_graph = neighbours.neighbour_graph(vectors, threshold=threshold, k=k, approximate=False)
+        figures |= {"exact_seconds": time.perf_counter() - start, "exact_measured": True,
+                    "exact_bcubed_f1": default_bcubed(exact_graph, vectors, labels)}
+        start = time.perf_counter()
+        count, _ = connected_components(exact_graph, directed=False)
         scipy_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        nx_count = nx.number_connected_components(nx.from_scipy_sparse_array(graph_matrix))
-        nx_seconds = time.perf_counter() - start
-        print(f"connected components on the same graph: scipy {scipy_seconds:.2f}s ({count}), "
-              f"NetworkX {nx_seconds:.2f}s ({nx_count}, building its graph included)")
-
-        sample = vectors[:1000]
+        nx_count = nx.number_connected_components(nx.from_scipy_sparse_array(exact_graph))
+        figures["components"] = (f"scipy {scipy_seconds:.2f}s ({count}), NetworkX {time.perf_counter() - start:.2f}s "
+                                 f"({nx_count}, building its graph included)")
+    else:
         start = time.perf_counter()
-        graph.store.search(sample, limit=clustering.DEFAULT_NEIGHBOURS + 1, threshold=args.threshold)
-        qdrant_seconds = (time.perf_counter() - start) * len(vectors) / len(sample)
-        exact_seconds = graph.last_run["seconds"]["neighbour_graph"]
-        print(f"neighbour graph: exact blocked numpy {exact_seconds:.1f}s; Qdrant batched search (unindexed) "
-              f"{qdrant_seconds:.0f}s estimated from {len(sample)} queries")
-
-        assign_latency(graph, new_vectors, args.threshold, "before optimize")
-        if args.optimize:
-            start = time.perf_counter()
-            graph.store.optimize()
-            print(f"optimize (HNSW build): {time.perf_counter() - start:.1f}s")
-            assign_latency(graph, new_vectors, args.threshold, "after optimize", offset=1)
+        neighbours.neighbour_graph(vectors[:exact_limit], threshold=threshold, k=k, approximate=False)
+        scale = (len(vectors) / exact_limit) ** 2
+        figures |= {"exact_seconds": (time.perf_counter() - start) * scale, "exact_measured": False}
+    return figures
 
 
-def assign_latency(graph: FaceGraph, new_vectors: np.ndarray, threshold: float, when: str, offset: int = 0) -> None:
-    keys = [f"new{offset}_{n:012x}_face0" for n in range(len(new_vectors))]
-    payloads = [synthetic_payload(key) for key in keys]
-    graph.store.upsert(FACES, keys, payloads, new_vectors)
+def cluster_in_child(store_path: str) -> dict:
+    """`cluster_all` at the default in a fresh process over the store: its figures and that process's peak RSS."""
+    code = ("import json, resource, time\n"
+            "from facegraph.persons import FaceGraph\n"
+            f"graph = FaceGraph({store_path!r}, pipeline=lambda: None)\n"
+            "start = time.perf_counter(); persons = graph.cluster_all(); total = time.perf_counter() - start\n"
+            "graph.close()\n"
+            "print(json.dumps(graph.last_run | {'total': total, 'peak_rss_kib': "
+            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n")
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def assign_latency(graph: FaceGraph, new_vectors: np.ndarray) -> tuple[float, float]:
+    keys = face_keys(len(new_vectors), prefix="new")
+    fill_store(graph, new_vectors, keys)
     samples = []
     for key in keys:
         start = time.perf_counter()
-        graph.assign_person(key, threshold=threshold)
+        graph.assign_person(key)
         samples.append(time.perf_counter() - start)
-    print(f"assign_person {when}, {len(keys)} new faces: median {percentile_ms(samples, 50):.1f} ms, "
-          f"p99 {percentile_ms(samples, 99):.1f} ms")
+    return percentile_ms(samples, 50), percentile_ms(samples, 99)
+
+
+def ingest_rate(graph: FaceGraph, vectors: np.ndarray, prefix: str) -> float:
+    """Photos per second through `add_photos` (the store's side of `index`), one face per photo."""
+    photos = [PhotoFaces(f"/synthetic/{prefix}{n}.jpg", f"{prefix}{n:014x}", 640, 480, [
+        Face(f"{prefix}{n:014x}_face0", f"{prefix}{n:014x}", (10, 10, 90, 110), np.zeros((5, 2), np.float32), 0.9,
+             vector, 25.0)]) for n, vector in enumerate(vectors)]
+    start = time.perf_counter()
+    graph.add_photos(photos)  # includes optimize, as index does
+    return len(photos) / (time.perf_counter() - start)
+
+
+def server_path(vectors: np.ndarray, rows: np.ndarray, exact: list[set]) -> str:
+    from facegraph.store.server import ServerStore
+
+    with tempfile.TemporaryDirectory() as folder, FaceGraph(store=ServerStore(path=folder), pipeline=lambda: None) as graph:
+        keys = face_keys(len(vectors))
+        fill_store(graph, vectors, keys)
+        start = time.perf_counter()
+        found = graph.store.nearest_faces(keys, limit=DEFAULT.neighbours, threshold=DEFAULT.lowest_threshold)
+        seconds = time.perf_counter() - start
+        knn = neighbours.knn_graph(*found, threshold=DEFAULT.lowest_threshold)
+    return f"{seconds:.0f}s for {len(vectors)} faces, recall {recall(knn, rows, exact):.4f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--faces", type=int, default=100_000, help="faces in the collection")
+    parser.add_argument("--assign", type=int, default=200, help="new faces given a person one by one")
+    parser.add_argument("--sample", type=int, default=2000, help="faces whose exact neighbours measure recall")
+    parser.add_argument("--exact-limit", type=int, default=200_000, help="build the full exact graph up to here")
+    parser.add_argument("--ingest", type=int, default=2000, help="photos added to measure ingest throughput")
+    parser.add_argument("--server-path", type=int, default=0, metavar="FACES",
+                        help="also time the graph through qdrant-client's local mode on this many faces")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    print(f"settings: {DEFAULT.name}, k={DEFAULT.neighbours}, graph edges from cosine {DEFAULT.lowest_threshold}")
+    start = time.perf_counter()
+    extra = args.assign + 2 * args.ingest
+    vectors, labels = synthetic_faces(args.faces + extra)
+    vectors, new_vectors, labels = vectors[: args.faces], vectors[args.faces :], labels[: args.faces]
+    sizes = np.bincount(labels)
+    print(f"{args.faces} synthetic faces of {len(sizes)} persons (largest {sizes.max()}, "
+          f"{np.mean(sizes == 1):.0%} of one face), made in {time.perf_counter() - start:.0f}s")
+
+    figures = compare_graphs(vectors, labels, sample=args.sample, exact_limit=args.exact_limit)
+    how = "measured" if figures["exact_measured"] else f"estimated from {args.exact_limit} faces"
+    print(f"neighbour graph: approximate {figures['approximate_seconds']:.1f}s, exact {figures['exact_seconds']:.1f}s "
+          f"({how}): {figures['exact_seconds'] / figures['approximate_seconds']:.1f}x; recall of the exact k nearest "
+          f"{figures['recall']:.4f} (on {args.sample} faces)")
+    print(f"BCubed F1 of the default clustering: approximate graph {figures['approximate_bcubed_f1']:.4f}"
+          + (f", exact graph {figures['exact_bcubed_f1']:.4f}" if figures["exact_measured"] else ""))
+    if "components" in figures:
+        print(f"connected components of the exact graph: {figures['components']}")
+    print(f"peak RSS of this process so far: {peak_rss_gib():.2f} GiB")
+
+    with tempfile.TemporaryDirectory() as folder:
+        with FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
+            start = time.perf_counter()
+            fill_store(graph, vectors, face_keys(args.faces))
+            print(f"upsert into Qdrant Edge: {time.perf_counter() - start:.0f}s")
+        run = cluster_in_child(folder)
+        phases = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in run["seconds"].items())
+        print(f"cluster_all (fresh process): {run['total']:.0f}s ({phases}); {run['persons']} persons, "
+              f"{run['faces_rewritten']} faces written; peak RSS {run['peak_rss_kib'] / 2**20:.2f} GiB")
+        with FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
+            start = time.perf_counter()
+            graph.collection.optimize()
+            print(f"optimize (Qdrant Edge's HNSW build after the writes): {time.perf_counter() - start:.0f}s")
+            median, p99 = assign_latency(graph, new_vectors[: args.assign])
+            print(f"assign_person, {args.assign} new faces: median {median:.1f} ms, p99 {p99:.1f} ms")
+            full = ingest_rate(graph, new_vectors[args.assign : args.assign + args.ingest], "full")
+        with tempfile.TemporaryDirectory() as empty, FaceGraph(store=EmbeddedStore(empty), pipeline=lambda: None) as graph:
+            fresh = ingest_rate(graph, new_vectors[args.assign + args.ingest :], "empty")
+        print(f"ingest (add_photos, one face per photo): {full:.0f} photos/s into the {args.faces}-face store, "
+              f"{fresh:.0f} photos/s into an empty one ({full / fresh:.2f}x)")
+
+    if args.server_path:
+        part = vectors[: args.server_path]
+        rows = np.arange(min(args.sample, len(part)))
+        exact = exact_rows(part, rows, DEFAULT.neighbours, DEFAULT.lowest_threshold)
+        print(f"server path (qdrant-client local mode, batched searches by id): {server_path(part, rows, exact)}")
 
 
 if __name__ == "__main__":

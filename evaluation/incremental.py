@@ -17,16 +17,15 @@ from evaluation.embeddings import LabeledEmbeddings
 from evaluation.sweep import labels_for, load_sets, score, set_table
 from facegraph.clustering import ClusterSettings
 from facegraph.persons import FaceGraph
-from facegraph.store.base import FACES
+from facegraph.collection import face_payload
 from facegraph.store.embedded import EmbeddedStore
 
 
 def synthetic_payload(face_id: str, quality_score: float = 30.0) -> dict:
-    """The seed payload of a face known only by id, vector and quality (the boxes are not kept with the
-    embeddings); 30 is the quality of a clear face."""
-    return {"face_id": face_id, "image_id": face_id.rsplit("_face", 1)[0], "bbox": [0, 0, 0, 0], "person_id": None,
-            "person_confidence": None, "det_score": 1.0, "quality_score": float(quality_score),
-            "indexed_at": "1970-01-01T00:00:00+00:00"}
+    """The payload of a face known only by id, vector and quality (the boxes are not kept with the embeddings);
+    30 is the quality of a clear face."""
+    return face_payload(face_id, face_id.rsplit("_face", 1)[0], bbox=(0, 0, 0, 0), det_score=1.0,
+                        quality_score=quality_score, indexed_at="1970-01-01T00:00:00+00:00")
 
 
 def photo_batches(embeddings: LabeledEmbeddings, batches: int, seed: int = 0) -> list[np.ndarray]:
@@ -46,11 +45,12 @@ def incremental_labels(embeddings: LabeledEmbeddings, *, batches: int = 20, sett
             for batch in photo_batches(embeddings, batches):
                 keys = [str(embeddings.face_ids[i]) for i in batch]
                 payloads = [synthetic_payload(key, embeddings.quality[i]) for key, i in zip(keys, batch)]
-                graph.store.upsert(FACES, keys, payloads, embeddings.vectors[batch])
+                graph.collection.add_faces(keys, embeddings.vectors[batch], payloads)
                 for key in keys:
                     graph.assign_person(key)
                     bar.update()
-            person_of = {p.payload["face_id"]: p.payload["person_id"] for p in graph.store.scroll(FACES)}
+            faces = graph.collection.read_faces()
+            person_of = dict(zip(faces.face_ids, faces.person_ids))
     names = [person_of[str(face_id)] for face_id in embeddings.face_ids]
     return np.unique(names, return_inverse=True)[1]
 

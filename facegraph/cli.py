@@ -111,7 +111,7 @@ def index(settings, paths, as_json):
     """Add the faces of PATHS (photos or folders) to the store; photos indexed before are skipped."""
     photos = expand_paths(paths)
     with graph_from(settings) as graph, tqdm(total=len(photos), unit="photo", disable=None, file=sys.stderr) as bar:
-        report = graph.index(photos, progress=bar.update)
+        report = graph.index(photos, progress=bar.update, phase=lambda step: bar.set_description(step))
     for error in report.errors:
         click.echo(f"skipped {error.path}: {error.reason}", err=True)
     if as_json:

@@ -1,4 +1,4 @@
-"""Grouping faces into persons: a neighbour graph over the embeddings, then a clustering of that graph.
+"""Grouping faces into persons: a clustering of the neighbour graph of the embeddings (`neighbours.py`).
 
 Plain numpy/scipy over arrays, with no store: `persons.py` feeds it the collection's vectors and writes back what
 it returns. `ClusterSettings` says how (method, τ, the graph's k, each method's own parameters); every method in
@@ -20,16 +20,11 @@ from scipy.sparse.csgraph import connected_components
 
 from facegraph.constraints import Faces, enforce, pin_edges
 from facegraph.errors import InvalidRequestError
+from facegraph.neighbours import DEFAULT_NEIGHBOURS, check_threshold
 
-DEFAULT_NEIGHBOURS = 10
 DEFAULT_MIN_NEIGHBOURS = 3
 MAX_LINKAGE_FACES = 4000  # average linkage holds a component's full similarity matrix: bound its size
 SEED = 0  # the randomised methods (whispers, infomap, leiden) run seeded, so the same input gives the same persons
-
-
-def check_threshold(threshold: float, name: str = "threshold") -> None:
-    if not 0.0 <= threshold <= 1.0:  # also refuses nan
-        raise InvalidRequestError(f"{name} must be in [0, 1], got {threshold}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +35,9 @@ class ClusterSettings:
     `neighbours` nearest faces at or above it. `min_neighbours` is `density`'s core-face bar, `resolution` is
     `leiden`'s CPM resolution. `merge_threshold`, if set, adds a second pass that merges two persons when each is
     the other's nearest and their mean directions are at least this alike.
+
+    `approximate` says how the neighbour graph is found (`facegraph.neighbours`): exactly (False),
+    approximately (True), or by size (None: approximate from `APPROXIMATE_FROM` faces).
 
     `poor_threshold`, if set, makes linking quality-aware: two faces of one person are less alike the poorer the
     poorer of them is (small, blurred), while faces of different persons are not more alike for it, so the bar
@@ -59,6 +57,7 @@ class ClusterSettings:
     merge_threshold: float | None = None
     poor_threshold: float | None = 0.2
     quality_range: tuple[float, float] = (18.0, 26.0)
+    approximate: bool | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "quality_range", tuple(float(v) for v in self.quality_range))  # lists from JSON
@@ -85,6 +84,7 @@ class ClusterSettings:
         own = {"density": ["min_neighbours"], "leiden": ["resolution"]}.get(self.method, [])
         keep = ["method", "threshold", "neighbours", *own] + (["merge_threshold"] if self.merge_threshold else [])
         keep += ["poor_threshold", "quality_range"] if self.poor_threshold is not None else []
+        keep += ["approximate"] if self.approximate is not None else []
         # plain values (a list, not a tuple), as JSON, MLflow params and Dagster metadata take them
         return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items() if key in keep}
 
@@ -107,7 +107,7 @@ class ClusterSettings:
         """The method with its own parameters, without τ: what a curve against τ is drawn for."""
         extra = {key: value for key, value in self.parameters().items() if key not in ("method", "threshold", "neighbours")}
         short = {"min_neighbours": "m", "resolution": "r", "merge_threshold": "merge", "poor_threshold": "poor",
-                 "quality_range": "q"}
+                 "quality_range": "q", "approximate": "ann"}
         return " ".join([self.method] + [f"{short[key]}={_short(value)}" for key, value in extra.items()])
 
     @property
@@ -120,38 +120,6 @@ def _short(value) -> str:
 
 
 # ---- the neighbour graph ---------------------------------------------------------------------------------------
-
-def neighbour_graph(vectors: np.ndarray, *, threshold: float, k: int = DEFAULT_NEIGHBOURS,
-                    block_size: int = 1024) -> csr_matrix:
-    """The k-nearest-neighbour graph of unit `vectors`, keeping edges of cosine similarity >= `threshold`.
-
-    Exact: similarities are computed `block_size` rows at a time (memory stays bounded) and only for pairs i < j
-    (half the work), and only those above the threshold are ranked. Returns a directed sparse matrix: row i holds
-    the similarities of face i's (at most) `k` nearest faces, without self-loops.
-    """
-    check_threshold(threshold)
-    vectors = np.asarray(vectors, dtype=np.float32)
-    n = len(vectors)
-    rows, cols, sims = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
-    for start in range(0, n, block_size):
-        end = min(start + block_size, n)
-        block = vectors[start:end] @ vectors[start:].T
-        block[np.tril_indices(end - start)] = -np.inf  # pairs i >= j are counted from the other end, or are self
-        r, c = np.nonzero(block >= threshold)
-        rows.append(r + start)
-        cols.append(c + start)
-        sims.append(block[r, c])
-    rows, cols, sims = np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
-    return graph_from_edges(np.concatenate([rows, cols]), np.concatenate([cols, rows]), np.concatenate([sims, sims]), n, k=k)
-
-
-def graph_from_edges(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray, n: int, *, k: int) -> csr_matrix:
-    """The directed graph of each face's `k` most similar edges among the candidate edges given."""
-    order = np.lexsort((-sims, rows))
-    rows, cols, sims = rows[order], cols[order], sims[order]
-    keep = np.arange(len(rows)) - np.searchsorted(rows, rows) < k  # rank within the row
-    return coo_matrix((sims[keep], (rows[keep], cols[keep])), shape=(n, n)).tocsr()
-
 
 def at_threshold(graph: csr_matrix, threshold: float) -> csr_matrix:
     """The neighbour graph at a higher threshold: the same k best edges, minus those below it (so one graph built

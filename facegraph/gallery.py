@@ -13,7 +13,6 @@ from PIL import Image
 
 from facegraph.errors import ImageDecodeError
 from facegraph.images import read_photo
-from facegraph.store.base import FACES, PHOTOS
 
 THUMBNAIL = 96
 
@@ -36,9 +35,9 @@ def write_gallery(graph, output: str | os.PathLike, *, max_persons: int = 200, f
     persons = graph.list_persons(limit=max_persons)
     sections = []
     for person in persons:
-        faces = sorted((p.payload for p in graph.store.scroll(FACES, where={"person_id": person["person_id"]})),
+        faces = sorted((p.payload for p in graph.collection.faces_of_person(person["person_id"])),
                        key=lambda f: (-(f.get("person_confidence") or 0), f["face_id"]))[:faces_per_person]
-        photos = {p.payload["image_id"]: p.payload for p in graph.store.retrieve(PHOTOS, sorted({f["image_id"] for f in faces}))}
+        photos = graph.collection.photos(f["image_id"] for f in faces)
         images = []
         for face in faces:
             photo = photos.get(face["image_id"])

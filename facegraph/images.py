@@ -11,7 +11,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -48,13 +48,23 @@ def read_photo(path: str | os.PathLike, *, max_side: int = DEFAULT_MAX_SIDE) -> 
 
     Raises `ImageDecodeError` naming the file and the reason when it is empty, truncated, corrupt or not an image.
     """
-    path = str(path)
+    data = read_file(path)
+    return decode_photo(str(path), data, image_id_of(data), max_side=max_side)
+
+
+def read_file(path: str | os.PathLike) -> bytes:
+    """A photo file's bytes (`ImageDecodeError` if it cannot be read or is empty)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise ImageDecodeError(path, f"cannot read file ({exc.strerror})") from exc
+        raise ImageDecodeError(str(path), f"cannot read file ({exc.strerror})") from exc
     if not data:
-        raise ImageDecodeError(path, "file is empty")
+        raise ImageDecodeError(str(path), "file is empty")
+    return data
+
+
+def decode_photo(path: str, data: bytes, image_id: str, *, max_side: int = DEFAULT_MAX_SIDE) -> Photo:
+    """The photo in a file's bytes, oriented, RGB, at most `max_side` per side."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
@@ -69,7 +79,7 @@ def read_photo(path: str | os.PathLike, *, max_side: int = DEFAULT_MAX_SIDE) -> 
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageDecodeError(path, f"corrupt or truncated image ({exc})") from exc
     pixels = _bound(pixels, max_side)
-    return Photo(path, image_id_of(data), pixels, width, height, scale=width / pixels.shape[1])
+    return Photo(path, image_id, pixels, width, height, scale=width / pixels.shape[1])
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
@@ -115,10 +125,25 @@ def expand_paths(paths) -> list[Path]:
     return found
 
 
-def iter_photos(paths, *, max_side: int = DEFAULT_MAX_SIDE) -> Iterator[Photo | ImageDecodeError]:
-    """Read each path in turn, yielding the photo or the error that names it."""
+@dataclass(frozen=True)
+class KnownPhoto:
+    """A photo whose content the caller already has: read (to know its id) but not decoded."""
+
+    path: str
+    image_id: str
+
+
+def iter_photos(paths, *, max_side: int = DEFAULT_MAX_SIDE,
+                is_known: Callable[[str], bool] | None = None) -> Iterator[Photo | KnownPhoto | ImageDecodeError]:
+    """Read each path once, in turn, yielding the photo, the error that names it, or (where `is_known` says so
+    of its image id) a `KnownPhoto` that is not decoded."""
     for path in paths:
         try:
-            yield read_photo(path, max_side=max_side)
+            data = read_file(path)
+            image_id = image_id_of(data)
+            if is_known is not None and is_known(image_id):
+                yield KnownPhoto(str(path), image_id)
+            else:
+                yield decode_photo(str(path), data, image_id, max_side=max_side)
         except ImageDecodeError as exc:
             yield exc

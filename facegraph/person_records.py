@@ -41,6 +41,16 @@ class PersonRecords:
             raise PersonNotFoundError(f"no person {person_id!r}; list them with `facegraph list-persons`")
         return found[0].payload
 
+    def records(self, person_ids: list[str]) -> dict[str, dict]:
+        """The records that exist among `person_ids`, by id."""
+        return {r.payload["person_id"]: r.payload for r in self.store.retrieve(PERSONS, person_ids)}
+
+    def delete(self, person_ids: list[str]) -> None:
+        self.store.delete(PERSONS, person_ids)
+
+    def set_representative(self, person_id: str, face_id: str) -> None:
+        self.store.set_payload(PERSONS, [person_id], {"representative_face_id": face_id, "updated_at": now()})
+
     def pins(self) -> dict[str, str]:
         """face_id -> person_id for every face a correction pinned."""
         return {face_id: record.payload["person_id"]

@@ -14,23 +14,21 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
-from facegraph import clustering
+from facegraph import clustering, neighbours
 from facegraph.clustering import ClusterSettings
+from facegraph.collection import Collection, FaceArrays
 from facegraph.constraints import Faces, photo_numbers
-from facegraph.person_merges import MergeSuggestion, suggest_merges
-from facegraph.errors import (
-    FaceNotFoundError, InvalidRequestError, NoFaceError,
-)
-from facegraph.images import expand_paths, image_id_of
+from facegraph.errors import InvalidRequestError, NoFaceError
+from facegraph.images import KnownPhoto, expand_paths
 from facegraph.person_ids import carry_over_ids, derived_person_id
+from facegraph.person_merges import MergeSuggestion, suggest_merges
 from facegraph.person_records import PersonRecords, now, public
 from facegraph.pipeline import Face, FacePipeline, PhotoError, PhotoFaces
-from facegraph.store.base import FACES, PERSONS, PHOTOS, FaceStore
+from facegraph.store.base import FaceStore
 
 ASSIGN_NEIGHBOURS = 10  # nearest faces whose persons `find_person` weighs
 
@@ -59,11 +57,11 @@ class SearchResult:
 
 @dataclass
 class IndexReport:
-    """What an `index` call did."""
+    """What an `index` or `add_photos` call did."""
 
     photos: int = 0  # photos given
     indexed: int = 0  # photos read and embedded now
-    already_indexed: int = 0  # photos skipped because their content was indexed before
+    already_indexed: int = 0  # photos skipped because their content was indexed before (or earlier in the call)
     new_face_ids: list[str] = field(default_factory=list)
     errors: list[PhotoError] = field(default_factory=list)
 
@@ -95,7 +93,8 @@ class FaceGraph:
                  settings: ClusterSettings | None = None):
         self.settings = settings or ClusterSettings()  # how cluster_all and assign_person group faces
         self.store = store or open_store(location, url=url, api_key=api_key)
-        self.records = PersonRecords(self.store)
+        self.collection = Collection(self.store)  # the face and photo points
+        self.records = PersonRecords(self.store)  # the person points
         self._pipeline = pipeline if pipeline is not None else FacePipeline.from_names
         self.last_run: dict = {}  # what the last cluster_all did
 
@@ -117,61 +116,48 @@ class FaceGraph:
 
     # ---- indexing -------------------------------------------------------------------------------------------
 
-    def index(self, paths, *, progress=None) -> IndexReport:
-        """Detect, embed and store the faces of `paths` (photos, or folders of them). A photo whose content is
-        already indexed is skipped, so indexing twice changes nothing; unreadable photos are reported in the result
-        and the rest go on.
+    def index(self, paths, *, progress: Callable[[int], None] | None = None,
+              phase: Callable[[str], None] | None = None) -> IndexReport:
+        """Detect, embed and store the faces of `paths` (photos, or folders of them), through `add_photos`. Each
+        file is read once; a photo whose content is already indexed is not decoded again, so indexing twice
+        changes nothing. Unreadable photos are reported in the result and the rest go on.
 
-        `progress`, if given, is called with the number of photos done after each one (for a progress bar).
+        `progress`, if given, is called with the number of photos done after each one (for a progress bar), and
+        `phase` with the name of each step after the photos ("building the search index").
         """
-        paths = expand_paths(paths)
-        report = IndexReport(photos=len(paths))
-        ids = {}
-        for path in paths:
-            try:
-                ids[path] = image_id_of(path.read_bytes())
-            except OSError:
-                pass  # the pipeline reports it with its reason
-        known = {p.payload["image_id"] for p in self.store.retrieve(PHOTOS, sorted(set(ids.values())))}
-        todo = [path for path in paths if ids.get(path) not in known]
-        report.already_indexed = len(paths) - len(todo)
-        if progress:
-            progress(report.already_indexed)
-        for result in self.pipeline.run(todo):
-            if isinstance(result, PhotoError):
-                report.errors.append(result)
+        results = self.pipeline.run(expand_paths(paths), is_known=self.collection.is_known)
+        return self.add_photos(results, progress=progress, phase=phase)
+
+    def add_photos(self, photos: Iterable[PhotoFaces | PhotoError | KnownPhoto], *, assign: bool = False,
+                   settings: ClusterSettings | None = None, progress: Callable[[int], None] | None = None,
+                   phase: Callable[[str], None] | None = None) -> IndexReport:
+        """Store the faces of photos read by a `FacePipeline` (here, or elsewhere such as a Dagster asset): the
+        one ingest path. A photo whose content the collection holds, or that came earlier in `photos`, is skipped,
+        so adding twice changes nothing; `PhotoError`s are reported. Then the search index is brought up to date
+        and, with `assign`, each new face is given a person by `assign_person` (with `settings`)."""
+        report, seen = IndexReport(), set()
+        for photo in photos:
+            report.photos += 1
+            if isinstance(photo, PhotoError):
+                report.errors.append(photo)
+            elif isinstance(photo, KnownPhoto) or photo.image_id in seen or self.collection.is_known(photo.image_id):
+                report.already_indexed += 1
             else:
-                report.new_face_ids.extend(self.add_photos([result]))
+                seen.add(photo.image_id)
+                report.new_face_ids.extend(self.collection.add_photo(photo, now()))
                 report.indexed += 1
             if progress:
                 progress(1)
-        self.store.optimize()
+        if report.indexed:
+            if phase:
+                phase("building the search index")
+            self.collection.optimize()
+        if assign:
+            if phase:
+                phase("giving the new faces persons")
+            for face_id in report.new_face_ids:
+                self.assign_person(face_id, settings)
         return report
-
-    def add_photos(self, photos: Iterable[PhotoFaces]) -> list[str]:
-        """Store faces computed elsewhere (for example by a Dagster asset). A photo already in the store is
-        skipped, so adding twice changes nothing. Returns the ids of the faces added."""
-        photos = list(photos)
-        known = {p.payload["image_id"] for p in self.store.retrieve(PHOTOS, sorted({p.image_id for p in photos}))}
-        added = []
-        for photo in photos:
-            if photo.image_id in known:
-                continue
-            known.add(photo.image_id)
-            stamp = now()
-            if photo.faces:
-                self.store.upsert(
-                    FACES,
-                    [face.face_id for face in photo.faces],
-                    [face_payload(face, stamp) for face in photo.faces],
-                    np.stack([face.embedding for face in photo.faces]),
-                )
-            self.store.upsert(PHOTOS, [photo.image_id], [{
-                "image_id": photo.image_id, "path": str(Path(photo.path).resolve()), "width": photo.width,
-                "height": photo.height, "faces": len(photo.faces), "indexed_at": stamp,
-            }])
-            added.extend(face.face_id for face in photo.faces)
-        return added
 
     # ---- clustering -----------------------------------------------------------------------------------------
 
@@ -185,24 +171,24 @@ class FaceGraph:
         """
         settings = (settings or self.settings).with_(**changes)
         clock = PhaseClock()
-        faces, known, pinned_persons = self._read_faces()
-        face_ids = [point.payload["face_id"] for point in faces]
+        faces = self.collection.read_faces()
+        known, pinned_persons = self._clustering_input(faces)
         clock.lap("read")
-        graph = clustering.neighbour_graph(known.vectors, threshold=settings.lowest_threshold, k=settings.neighbours)
+        graph, graph_kind = self._neighbour_graph(faces, settings)
         clock.lap("neighbour_graph")
-        labels = clustering.cluster(graph, known, settings) if faces else np.zeros(0, np.int64)
-        pinned, vectors = known.pins, known.vectors
+        labels = clustering.cluster(graph, known, settings) if len(faces) else np.zeros(0, np.int64)
         clock.lap("clustering")
-        reserved = {int(labels[i]): pinned_persons[pinned[i]] for i in np.flatnonzero(pinned >= 0)}
-        ids = carry_over_ids(labels, face_ids, [p.payload.get("person_id") for p in faces], reserved)
+        reserved = {int(labels[i]): pinned_persons[known.pins[i]] for i in np.flatnonzero(known.pins >= 0)}
+        ids = carry_over_ids(labels, faces.face_ids, faces.person_ids, reserved)
         person_of = [ids[label] for label in labels]
-        confidence = clustering.confidences(vectors, labels)
+        confidence = clustering.confidences(faces.vectors, labels)
         clock.lap("person_ids")
-        written = self._write_assignments(faces, person_of, confidence)
-        self.records.sync(face_ids, person_of, confidence)
+        written = self.collection.write_assignments(faces, person_of, confidence)
+        self.records.sync(faces.face_ids, person_of, confidence)
         clock.lap("payload_writes")
         self.last_run = settings.parameters() | {
-            "faces": len(faces), "edges": clustering.undirected(graph).nnz // 2, "persons": len(set(person_of)),
+            "faces": len(faces), "graph": graph_kind, "edges": clustering.undirected(graph).nnz // 2,
+            "persons": len(set(person_of)),
             "faces_rewritten": written, "seconds": clock.laps,
         }
         return len(set(person_of))
@@ -218,14 +204,14 @@ class FaceGraph:
         a new person. Returns the person id.
         """
         settings = (settings or self.settings).with_(**changes)
-        face = self._face(face_id, with_vector=True)
+        face = self.collection.face(face_id, with_vector=True)
         person_id = self.records.pinned_person(face_id)
         members = {}
         if person_id is None:
             quality = face.payload["quality_score"]
-            hits = self.store.search(face.vector[None], limit=settings.neighbours + 1, threshold=settings.lowest_threshold)[0]
-            same_photo = {p.payload.get("person_id") for p in self.store.scroll(FACES, where={"image_id": face.payload["image_id"]})
-                          if p.payload["face_id"] != face_id}
+            hits = self.collection.search(face.vector[None], limit=settings.neighbours + 1,
+                                          threshold=settings.lowest_threshold)[0]
+            same_photo = self.collection.persons_of_photo(face.payload["image_id"], except_face=face_id)
             votes = Counter()
             for hit in hits:
                 person = hit.payload.get("person_id")
@@ -233,7 +219,7 @@ class FaceGraph:
                 if person and linked and person not in same_photo and hit.payload["face_id"] != face_id:
                     votes[person] += hit.score
             if settings.method == "average":
-                members = {p: self._member_vectors(p, face_id) for p in sorted(votes)}
+                members = {p: self.collection.member_sample(p, except_face=face_id) for p in sorted(votes)}
                 score = {p: float(np.mean(vectors @ face.vector + settings.similarity_shift(quality, qualities)))
                          for p, (vectors, qualities) in members.items() if len(vectors)}
                 score = {p: value for p, value in score.items() if value >= settings.threshold}
@@ -241,9 +227,10 @@ class FaceGraph:
                 score = votes
             # the highest score wins; ties go to the smaller id so that runs agree
             person_id = min(score, key=lambda p: (-score[p], p)) if score else derived_person_id(face_id)
-        others = (members[person_id] if person_id in members else self._member_vectors(person_id, face_id))[0]
+        others = (members[person_id] if person_id in members
+                  else self.collection.member_sample(person_id, except_face=face_id))[0]
         confidence = _confidence_against(face.vector, others)
-        self.store.set_payload(FACES, [face_id], {"person_id": person_id, "person_confidence": confidence})
+        self.collection.set_person([face_id], person_id, confidence)
         self.records.touch(person_id, representative=face_id if not len(others) else None)
         previous = face.payload.get("person_id")
         if previous and previous != person_id:
@@ -256,35 +243,31 @@ class FaceGraph:
         hold faces pinned to different persons or that `split_person` separated are never suggested."""
         if limit < 1:
             raise InvalidRequestError(f"limit must be at least 1, got {limit}")
-        faces, known, _ = self._read_faces(clustered_only=True)
-        if not faces:
+        faces = self.collection.read_faces(clustered_only=True)
+        if not len(faces):
             return []
-        person_ids, labels = np.unique([p.payload["person_id"] for p in faces], return_inverse=True)
-        return suggest_merges(labels.reshape(-1), known, list(person_ids), limit=limit,
+        person_ids, labels = np.unique(faces.person_ids, return_inverse=True)
+        return suggest_merges(labels.reshape(-1), self._clustering_input(faces)[0], list(person_ids), limit=limit,
                               kept_apart=self.records.kept_apart())
 
-    def _read_faces(self, *, clustered_only: bool = False) -> tuple[list, Faces, list[str]]:
-        """Every face point (sorted by face id: the same input in the same order, every run), what clustering
-        knows of them, and the persons numbered in `Faces.pinned`."""
-        faces = [p for p in self.store.scroll(FACES, with_vectors=True) if p.payload.get("person_id") or not clustered_only]
-        faces.sort(key=lambda point: point.payload["face_id"])
-        vectors = np.stack([p.vector for p in faces]) if faces else np.zeros((0, self.store.dimension), np.float32)
+    def _clustering_input(self, faces: FaceArrays) -> tuple[Faces, list[str]]:
+        """What clustering knows of `faces`, and the persons numbered in `Faces.pins`."""
         pins = self.records.pins()
         pinned_persons = sorted(set(pins.values()))
         number = {person_id: n for n, person_id in enumerate(pinned_persons)}
-        pinned = np.array([number.get(pins.get(p.payload["face_id"]), -1) for p in faces], dtype=np.int64)
-        photos = photo_numbers([p.payload["image_id"] for p in faces])
-        quality = np.array([p.payload["quality_score"] for p in faces], dtype=np.float32)
-        return faces, Faces(vectors, photos, pinned, quality), pinned_persons
+        pinned = np.array([number.get(pins.get(face_id), -1) for face_id in faces.face_ids], dtype=np.int64)
+        return Faces(faces.vectors, photo_numbers(faces.image_ids), pinned, faces.quality), pinned_persons
 
-    def _member_vectors(self, person_id: str, except_face: str) -> tuple[np.ndarray, np.ndarray]:
-        """The vectors and quality scores of a person's faces, but one."""
-        points = [p for p in self.store.scroll(FACES, where={"person_id": person_id}, with_vectors=True)
-                  if p.payload["face_id"] != except_face]
-        qualities = np.array([p.payload["quality_score"] for p in points], dtype=np.float32)
-        vectors = np.stack([p.vector for p in points]) if points else np.zeros((0, self.store.dimension), np.float32)
-        return vectors, qualities
-
+    def _neighbour_graph(self, faces: FaceArrays, settings: ClusterSettings) -> tuple:
+        """The neighbour graph and how it was found: by the store where it can (a Qdrant server searches its own
+        index, next to the data), else here, exactly or approximately (`ClusterSettings.approximate`)."""
+        threshold = settings.lowest_threshold
+        found = self.collection.nearest_faces(faces, limit=settings.neighbours, threshold=threshold)
+        if found is not None:
+            return neighbours.knn_graph(*found, threshold=threshold), "store searches"
+        approximate = neighbours.is_approximate(len(faces), settings.approximate)
+        return (neighbours.neighbour_graph(faces.vectors, threshold=threshold, k=settings.neighbours,
+                                           approximate=approximate), "approximate" if approximate else "exact")
 
     # ---- reading persons ------------------------------------------------------------------------------------
 
@@ -296,9 +279,9 @@ class FaceGraph:
 
     def list_persons(self, limit: int = 100, offset: int = 0) -> list[dict]:
         """Persons, largest first (ties by id), with their face counts."""
-        counts = self.store.value_counts(FACES, "person_id")
+        counts = self.collection.person_sizes()
         page = sorted(counts, key=lambda p: (-counts[p], p))[offset : offset + limit]
-        records = {r.payload["person_id"]: r.payload for r in self.store.retrieve(PERSONS, page)}
+        records = self.records.records(page)
         return [public(records.get(p, {"person_id": p})) | {"face_count": counts[p]} for p in page]
 
     # ---- corrections ----------------------------------------------------------------------------------------
@@ -316,9 +299,9 @@ class FaceGraph:
             raise InvalidRequestError(f"target {target_person_id} is not among the persons merged {person_ids}")
         all_faces = sorted(f for faces in members.values() for f in faces)
         name = records[target_person_id].get("name") or next((r["name"] for r in records.values() if r.get("name")), None)
-        self.store.set_payload(FACES, all_faces, {"person_id": target_person_id})
+        self.collection.set_person(all_faces, target_person_id)
         self.records.pin(target_person_id, all_faces, name=name)
-        self.store.delete(PERSONS, [p for p in person_ids if p != target_person_id])
+        self.records.delete([p for p in person_ids if p != target_person_id])
         self._refresh_confidences(target_person_id)
         return target_person_id
 
@@ -340,7 +323,7 @@ class FaceGraph:
         new_ids = [person_id if n == keeps_id else derived_person_id(person_id, "split", *group)
                    for n, group in enumerate(groups)]
         for new_id, group in zip(new_ids, groups):
-            self.store.set_payload(FACES, group, {"person_id": new_id})
+            self.collection.set_person(group, new_id)
             self.records.pin(new_id, group, name=record.get("name") if new_id == person_id else None, replace=True)
         if rest:
             self.records.pin(person_id, rest, name=record.get("name"), replace=True)
@@ -351,10 +334,10 @@ class FaceGraph:
 
     def reassign_face(self, face_id: str, target_person_id: str) -> None:
         """Move one face to another person, for good."""
-        face = self._face(face_id)
+        face = self.collection.face(face_id)
         self.records.get(target_person_id)
         previous = face.payload.get("person_id")
-        self.store.set_payload(FACES, [face_id], {"person_id": target_person_id})
+        self.collection.set_person([face_id], target_person_id)
         self.records.pin(target_person_id, [face_id])  # also unpins it from any other person
         if previous and previous != target_person_id:
             if not self.records.drop_if_empty(previous):
@@ -372,7 +355,7 @@ class FaceGraph:
 
     def search(self, image, limit: int = 10) -> list[SearchResult]:
         """The faces most like the largest face in `image` (a path or an RGB array), best first."""
-        hits = self.store.search(self._query_face(image).embedding[None], limit=limit)[0]
+        hits = self.collection.search(self._query_face(image).embedding[None], limit=limit)[0]
         return [SearchResult(h.payload["face_id"], h.payload["image_id"], h.payload.get("person_id"), h.score,
                              h.payload["bbox"]) for h in hits]
 
@@ -380,8 +363,9 @@ class FaceGraph:
         """The person whose faces are most like the largest face in `image`, or None if none reaches `threshold`
         (default: the graph's τ)."""
         threshold = self.settings.threshold if threshold is None else threshold
-        clustering.check_threshold(threshold)
-        hits = self.store.search(self._query_face(image).embedding[None], limit=ASSIGN_NEIGHBOURS, threshold=threshold)[0]
+        neighbours.check_threshold(threshold)
+        hits = self.collection.search(self._query_face(image).embedding[None], limit=ASSIGN_NEIGHBOURS,
+                                      threshold=threshold)[0]
         votes = Counter()
         for hit in hits:
             if hit.payload.get("person_id"):
@@ -402,49 +386,16 @@ class FaceGraph:
             raise NoFaceError(f"no face found in query image {result.path}")
         return max(result.faces, key=lambda f: (f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]))
 
-    def _face(self, face_id: str, *, with_vector: bool = False):
-        found = self.store.retrieve(FACES, [face_id], with_vectors=with_vector)
-        if not found:
-            raise FaceNotFoundError(f"no face {face_id!r} in the collection")
-        return found[0]
-
     def _face_ids_of(self, person_id: str) -> list[str]:
-        return sorted(p.payload["face_id"] for p in self.store.scroll(FACES, where={"person_id": person_id}))
+        return self.collection.face_ids_of(person_id)
 
     def _refresh_confidences(self, person_id: str) -> None:
-        faces = self.store.scroll(FACES, where={"person_id": person_id}, with_vectors=True)
-        if not faces:
+        faces = self.collection.read_faces(where={"person_id": person_id})
+        if not len(faces):
             return
-        scores = clustering.confidences(np.stack([p.vector for p in faces]), np.zeros(len(faces), dtype=np.int64))
-        self._write_assignments(faces, [person_id] * len(faces), scores)
-        best = faces[int(np.argmax(scores))].payload["face_id"]
-        self.store.set_payload(PERSONS, [person_id], {"representative_face_id": best, "updated_at": now()})
-
-    def _write_assignments(self, faces, person_of, confidence) -> int:
-        """Rewrite only the faces whose person or confidence changed; returns how many."""
-        changed = [i for i, point in enumerate(faces)
-                   if point.payload.get("person_id") != person_of[i]
-                   or point.payload.get("person_confidence") is None
-                   or abs(point.payload["person_confidence"] - confidence[i]) > 1e-6]
-        if not changed:
-            return 0
-        payloads = [faces[i].payload | {"person_id": person_of[i], "person_confidence": float(confidence[i])}
-                    for i in changed]
-        self.store.upsert(FACES, [p["face_id"] for p in payloads], payloads, np.stack([faces[i].vector for i in changed]))
-        return len(changed)
-
-def face_payload(face: Face, indexed_at: str) -> dict:
-    """The seed's payload of a face point, exactly these fields."""
-    return {
-        "face_id": face.face_id,
-        "image_id": face.image_id,
-        "bbox": [int(v) for v in face.bbox],
-        "person_id": None,
-        "person_confidence": None,
-        "det_score": float(face.det_score),
-        "quality_score": float(face.quality_score),
-        "indexed_at": indexed_at,
-    }
+        scores = clustering.confidences(faces.vectors, np.zeros(len(faces), dtype=np.int64))
+        self.collection.write_assignments(faces, [person_id] * len(faces), scores)
+        self.records.set_representative(person_id, faces.face_ids[int(np.argmax(scores))])
 
 
 def _confidence_against(vector: np.ndarray, others: np.ndarray) -> float:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from facegraph.errors import ImageDecodeError
-from facegraph.images import DEFAULT_MAX_SIDE, Photo, image_id_of, iter_photos
+from facegraph.images import DEFAULT_MAX_SIDE, KnownPhoto, Photo, image_id_of, iter_photos
 from facegraph.models import ArcFace, Detections, FaceDetector, ModelInfo, load_detector, load_embedder
 from facegraph.models.align import crop
 
@@ -82,10 +82,12 @@ class FacePipeline:
         """Names, files, hashes and providers of the models, for the run's record."""
         return [self.detector.info, self.embedder.info]
 
-    def run(self, paths: Iterable[str | os.PathLike]) -> Iterator[PhotoFaces | PhotoError]:
-        """One result per path, in order. A bad photo gives a `PhotoError` and the batch goes on."""
-        batch: list[Photo | ImageDecodeError] = []
-        for item in iter_photos(paths, max_side=self.max_side):
+    def run(self, paths: Iterable[str | os.PathLike], *,
+            is_known: Callable[[str], bool] | None = None) -> Iterator[PhotoFaces | PhotoError | KnownPhoto]:
+        """One result per path, in order. A bad photo gives a `PhotoError` and the batch goes on. Each file is read
+        once; a photo whose image id `is_known` accepts is neither decoded nor embedded (a `KnownPhoto`)."""
+        batch: list[Photo | KnownPhoto | ImageDecodeError] = []
+        for item in iter_photos(paths, max_side=self.max_side, is_known=is_known):
             batch.append(item)
             if len(batch) == self.batch_size:
                 yield from self._process(batch)
@@ -102,7 +104,7 @@ class FacePipeline:
         ]
         return self._process(photos)
 
-    def _process(self, batch: list[Photo | ImageDecodeError]) -> list[PhotoFaces | PhotoError]:
+    def _process(self, batch: list[Photo | KnownPhoto | ImageDecodeError]) -> list[PhotoFaces | PhotoError | KnownPhoto]:
         photos = [item for item in batch if isinstance(item, Photo)]
         found = self.detector.detect([photo.pixels for photo in photos])
         crops = [crop(photo.pixels, points) for photo, faces in zip(photos, found) for points in faces.landmarks]
@@ -112,9 +114,9 @@ class FacePipeline:
             end = start + len(faces)
             results[id(photo)] = _photo_faces(photo, faces, vectors[start:end], norms[start:end])
             start = end
-        return [
-            results[id(item)] if isinstance(item, Photo) else PhotoError(item.path, item.reason) for item in batch
-        ]
+        return [results[id(item)] if isinstance(item, Photo)
+                else PhotoError(item.path, item.reason) if isinstance(item, ImageDecodeError) else item
+                for item in batch]
 
 
 def _photo_faces(photo: Photo, found: Detections, vectors: np.ndarray, norms: np.ndarray) -> PhotoFaces:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -21,6 +22,7 @@ COLLECTIONS = (FACES, PERSONS, PHOTOS)
 KEYWORD_INDEXES = {FACES: ("person_id", "image_id", "face_id"), PERSONS: ("person_id", "kind", "pinned_faces"), PHOTOS: ("image_id",)}
 # Metadata collections hold no real vector; Qdrant needs one, so they carry this one-number placeholder.
 PLACEHOLDER_VECTOR = [1.0]
+PAGE = 2048  # points per request when writing or scrolling: memory stays bounded however large the collection
 _ID_NAMESPACE = uuid.UUID("3f5c2a4e-8b1d-4c6f-9a7e-0d2b4f6a8c10")
 
 
@@ -63,8 +65,25 @@ class FaceStore(ABC):
         """Set these payload fields on every point of `keys`, leaving the other fields as they are."""
 
     @abstractmethod
+    def set_payloads(self, collection: str, keys: list[str], payloads: list[dict]) -> None:
+        """Set each point's own fields (`payloads[i]` on `keys[i]`), leaving its other fields and its vector."""
+
+    @abstractmethod
+    def scroll_pages(self, collection: str, *, where: dict | None = None, with_vectors: bool = False,
+                     fields: list[str] | None = None, page: int = PAGE) -> Iterator[list[StoredPoint]]:
+        """Every point (matching `where`), a page at a time, in the order of their point ids (so the same points
+        come in the same order every time). `fields` limits the payloads to those keys."""
+
     def scroll(self, collection: str, *, where: dict | None = None, with_vectors: bool = False) -> list[StoredPoint]:
-        """Every point (matching `where`), in a stable order."""
+        """Every point (matching `where`), in the order of `scroll_pages`."""
+        return [point for page in self.scroll_pages(collection, where=where, with_vectors=with_vectors) for point in page]
+
+    def sample(self, collection: str, *, where: dict, limit: int, with_vectors: bool = False,
+               fields: list[str] | None = None) -> list[StoredPoint]:
+        """At most `limit` points matching `where`: the first of the point-id order, which, point ids being
+        hashes, is an unbiased sample."""
+        return next(iter(self.scroll_pages(collection, where=where, with_vectors=with_vectors, fields=fields,
+                                           page=limit)), [])
 
     @abstractmethod
     def search(self, queries: np.ndarray, *, limit: int, threshold: float | None = None,
@@ -78,6 +97,12 @@ class FaceStore(ABC):
     @abstractmethod
     def value_counts(self, collection: str, key: str) -> dict:
         """How many points hold each value of the keyword field `key` (Qdrant's facet)."""
+
+    def nearest_faces(self, keys: list[str], *, limit: int, threshold: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """Each face's `limit` nearest other faces at cosine >= `threshold`, found where the data is: (n, limit)
+        row numbers into `keys` (-1 where there are fewer) and their cosines. None where the engine runs in this
+        process, since the caller's own neighbour graph over the vectors it read is faster there."""
+        return None
 
     def optimize(self) -> None:
         """Bring search indexes up to date after bulk writes (a no-op where the engine does it by itself)."""

@@ -13,16 +13,15 @@ from pathlib import Path
 import numpy as np
 from qdrant_edge import (
     CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FacetRequest, FieldCondition, Filter,
-    IsNullCondition, MatchAny, MatchValue, PayloadSchemaType, Point, Query, QueryBatchRequest, QueryRequest,
+    IsNullCondition, MatchAny, MatchValue, PayloadSchemaType, PayloadSelector, Point, Query, QueryBatchRequest, QueryRequest,
     ScrollRequest, UpdateOperation,
 )
 
 from facegraph.errors import StoreError, StoreLockedError
 from facegraph.store.base import (
-    COLLECTIONS, FACES, KEYWORD_INDEXES, PLACEHOLDER_VECTOR, FaceStore, Hit, StoredPoint, point_id,
+    COLLECTIONS, FACES, KEYWORD_INDEXES, PAGE, PLACEHOLDER_VECTOR, FaceStore, Hit, StoredPoint, point_id,
 )
 
-PAGE = 2048
 _LOCK_FILE = ".facegraph.lock"
 
 
@@ -107,15 +106,23 @@ class EmbeddedStore(FaceStore):
         if keys:
             self._shards[collection].update(UpdateOperation.set_payload([point_id(key) for key in keys], payload))
 
-    def scroll(self, collection, *, where=None, with_vectors=False):
-        shard, found, offset = self._shards[collection], [], None
+    def set_payloads(self, collection, keys, payloads):
+        # One operation per point: Edge takes no batch of them, and this is still 2.6x faster than upserting the
+        # points whole (measured at 20k faces), and leaves vectors and the HNSW graph alone.
+        shard = self._shards[collection]
+        for key, payload in zip(keys, payloads):
+            shard.update(UpdateOperation.set_payload([point_id(key)], payload))
+
+    def scroll_pages(self, collection, *, where=None, with_vectors=False, fields=None, page=PAGE):
+        shard, offset = self._shards[collection], None
         while True:
-            request = ScrollRequest(offset=offset, limit=PAGE, filter=to_filter(where), with_payload=True,
+            request = ScrollRequest(offset=offset, limit=page, filter=to_filter(where),
+                                    with_payload=PayloadSelector.Include(fields) if fields else True,
                                     with_vector=with_vectors)
             records, offset = shard.scroll(request)
-            found.extend(self._stored(record, with_vectors) for record in records)
+            yield [self._stored(record, with_vectors) for record in records]
             if offset is None:
-                return found
+                return
 
     def search(self, queries, *, limit, threshold=None, where=None):
         requests = [

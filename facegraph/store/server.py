@@ -12,10 +12,10 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from facegraph.errors import StoreError, StoreLockedError
 from facegraph.store.base import (
-    COLLECTIONS, FACES, KEYWORD_INDEXES, PLACEHOLDER_VECTOR, FaceStore, Hit, StoredPoint, point_id,
+    COLLECTIONS, FACES, KEYWORD_INDEXES, PAGE, PLACEHOLDER_VECTOR, FaceStore, Hit, StoredPoint, point_id,
 )
 
-PAGE = 2048
+SEARCH_PAGE = 256  # queries per batched search request
 
 
 def to_filter(where: dict | None) -> models.Filter | None:
@@ -82,14 +82,20 @@ class ServerStore(FaceStore):
         if keys:
             self.client.set_payload(self.names[collection], payload, points=[point_id(k) for k in keys], wait=True)
 
-    def scroll(self, collection, *, where=None, with_vectors=False):
-        found, offset = [], None
+    def set_payloads(self, collection, keys, payloads):
+        operations = [models.SetPayloadOperation(set_payload=models.SetPayload(payload=payload, points=[point_id(key)]))
+                      for key, payload in zip(keys, payloads)]
+        for start in range(0, len(operations), PAGE):  # one request per page
+            self.client.batch_update_points(self.names[collection], operations[start : start + PAGE], wait=True)
+
+    def scroll_pages(self, collection, *, where=None, with_vectors=False, fields=None, page=PAGE):
+        offset = None
         while True:
-            records, offset = self.client.scroll(self.names[collection], scroll_filter=to_filter(where), limit=PAGE,
-                                                 offset=offset, with_payload=True, with_vectors=with_vectors)
-            found.extend(_stored(record) for record in records)
+            records, offset = self.client.scroll(self.names[collection], scroll_filter=to_filter(where), limit=page,
+                                                 offset=offset, with_payload=fields or True, with_vectors=with_vectors)
+            yield [_stored(record) for record in records]
             if offset is None:
-                return found
+                return
 
     def search(self, queries, *, limit, threshold=None, where=None):
         requests = [
@@ -99,6 +105,22 @@ class ServerStore(FaceStore):
         ]
         results = self.client.query_batch_points(self.names[FACES], requests) if requests else []
         return [[Hit(point.payload, float(point.score)) for point in result.points] for result in results]
+
+    def nearest_faces(self, keys, *, limit, threshold):
+        # Searches by point id, a page of them per request: the server (each shard of a cluster) searches its own
+        # HNSW index and only ids and scores come back. (The distance-matrix API would answer for the whole
+        # collection in one response, and it samples.)
+        row_of = {point_id(key): row for row, key in enumerate(keys)}
+        neighbours = np.full((len(keys), limit), -1, dtype=np.int64)
+        similarities = np.zeros((len(keys), limit), dtype=np.float32)
+        for start in range(0, len(keys), SEARCH_PAGE):
+            requests = [models.QueryRequest(query=point_id(key), limit=limit, score_threshold=threshold,
+                                            with_payload=False) for key in keys[start : start + SEARCH_PAGE]]
+            for row, result in enumerate(self.client.query_batch_points(self.names[FACES], requests), start):
+                found = [(row_of[str(p.id)], p.score) for p in result.points if row_of.get(str(p.id), row) != row]
+                neighbours[row, : len(found)] = [column for column, _ in found]
+                similarities[row, : len(found)] = [score for _, score in found]
+        return neighbours, similarities
 
     def count(self, collection, *, where=None):
         return self.client.count(self.names[collection], count_filter=to_filter(where), exact=True).count

@@ -134,7 +134,7 @@ def test_a_face_from_no_batch_fails_the_collection_check_and_blocks_persons(grap
     photo = read_photo(sorted((graph.photos / "Madonna").iterdir())[0])
     [stray] = default_pipeline.run_arrays([np.ascontiguousarray(photo.pixels[:, ::-1])])  # mirrored: new content
     with FaceGraph(store) as other:
-        stray_faces = other.add_photos([stray])  # indexed outside Dagster
+        stray_faces = other.add_photos([stray]).new_face_ids  # indexed outside Dagster
     assert stray_faces
     defs = definitions(graph.data_dir, graph.photos, store)
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(

@@ -3,7 +3,9 @@ import pytest
 
 from scipy.sparse import csr_matrix
 
-from facegraph.clustering import METHODS, ClusterSettings, cluster, confidences, mutual, neighbour_graph
+from evaluation.benchmark_clustering import synthetic_faces
+from facegraph.clustering import METHODS, ClusterSettings, cluster, confidences, mutual
+from facegraph.neighbours import knn_graph, neighbour_graph
 from facegraph.constraints import Faces, enforce
 from facegraph.person_merges import merge_nearest_persons, suggest_merges
 from facegraph.person_ids import carry_over_ids, derived_person_id
@@ -197,3 +199,27 @@ def test_merge_suggestions_rank_the_cut_person_first_and_leave_out_split_pairs(t
     kept_apart = {frozenset(("person_a", "person_b"))}
     assert all(set(s.person_ids) != {"person_a", "person_b"}
                for s in suggest_merges(labels, Faces(three_people), ids, limit=10, kept_apart=kept_apart))
+
+
+def test_approximate_graph_finds_nearly_every_exact_neighbour_and_is_reproducible():
+    vectors, _ = synthetic_faces(6000)  # persons of 1 to 400 faces, as ArcFace embeds them
+    exact = neighbour_graph(vectors, threshold=0.2, k=10, approximate=False)
+    approximate = neighbour_graph(vectors, threshold=0.2, k=10, approximate=True)
+    assert approximate.diagonal().max() == 0 and approximate.data.min() >= 0.2
+    assert np.diff(approximate.indptr).max() <= 10
+    rows, cols = approximate.nonzero()
+    np.testing.assert_allclose(approximate[rows, cols].A1, np.einsum("ij,ij->i", vectors[rows], vectors[cols]), atol=1e-5)
+    found = exact.multiply(approximate > 0).nnz / exact.nnz
+    print(f"approximate graph: {found:.4f} of the exact k nearest found")
+    assert found >= 0.95
+    again = neighbour_graph(vectors, threshold=0.2, k=10, approximate=True)
+    assert (again != approximate).nnz == 0  # the same faces give the same graph, run after run
+    by_size = neighbour_graph(vectors, threshold=0.2, k=10)  # 6,000 faces: below APPROXIMATE_FROM, so exact
+    assert (by_size != exact).nnz == 0
+
+
+def test_knn_graph_drops_missing_self_and_weak_neighbours():
+    neighbours = np.array([[1, 2, -1], [0, 1, 2], [0, -1, -1]])
+    similarities = np.array([[0.9, 0.1, 0.0], [0.9, 1.0, 0.5], [0.1, 0.0, 0.0]], dtype=np.float32)
+    graph = knn_graph(neighbours, similarities, threshold=0.3)
+    assert sorted(zip(*graph.nonzero())) == [(0, 1), (1, 0), (1, 2)]

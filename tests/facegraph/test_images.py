@@ -74,3 +74,14 @@ def test_image_id_depends_on_content_only(datasets, tmp_path):
     (tmp_path / "copy with another name.jpeg").write_bytes(original.read_bytes())
     assert read_photo(original).image_id == read_photo(tmp_path / "copy with another name.jpeg").image_id
     assert image_id_of(b"a") != image_id_of(b"b") and len(image_id_of(b"a")) == 16
+
+
+def test_a_known_photo_is_read_once_and_not_decoded(broken_files):
+    from facegraph.images import KnownPhoto, image_id_of, iter_photos
+
+    corrupt = broken_files["truncated.jpg"]
+    known = {image_id_of(corrupt.read_bytes())}
+    [result] = iter_photos([corrupt], is_known=known.__contains__)
+    assert result == KnownPhoto(str(corrupt), next(iter(known)))  # decoding it would have failed
+    [error] = iter_photos([corrupt])
+    assert isinstance(error, ImageDecodeError)

@@ -397,3 +397,64 @@ def test_the_chosen_default_is_what_facegraph_and_dagster_use(graph):
     assert ClusteringConfig().settings() == chosen
     graph.cluster_all()
     assert {k: graph.last_run[k] for k in chosen.parameters()} == chosen.parameters()
+
+
+def test_the_neighbour_graph_comes_from_the_server_where_the_store_is_one(graph):
+    from facegraph.neighbours import knn_graph, neighbour_graph
+
+    faces = graph.collection.read_faces()
+    exact = neighbour_graph(faces.vectors, threshold=0.2, k=10, approximate=False)
+    found = graph.store.nearest_faces(faces.face_ids, limit=10, threshold=0.2)
+    graph.cluster_all()
+    if isinstance(graph.store, EmbeddedStore):
+        assert found is None and graph.last_run["graph"] == "exact"  # computed here, from the vectors read
+        return
+    searched = knn_graph(*found, threshold=0.2)  # Qdrant's own searches, by point id
+    assert graph.last_run["graph"] == "store searches"
+    assert sorted(zip(*searched.nonzero())) == sorted(zip(*exact.nonzero()))
+    np.testing.assert_allclose(searched.toarray(), exact.toarray(), atol=1e-5)
+
+
+def test_faces_are_read_as_arrays_and_only_changed_faces_are_written(graph):
+    faces = graph.collection.read_faces()
+    points = {p.payload["face_id"]: p for p in graph.store.scroll(FACES, with_vectors=True)}
+    assert sorted(faces.face_ids) == sorted(points) and len(set(faces.face_ids)) == len(faces)
+    for n, face_id in enumerate(faces.face_ids):
+        np.testing.assert_array_equal(faces.vectors[n], points[face_id].vector)
+        assert faces.quality[n] == pytest.approx(points[face_id].payload["quality_score"])
+        assert faces.image_ids[n] == points[face_id].payload["image_id"] and faces.person_ids[n] is None
+    graph.cluster_all()
+    assert graph.last_run["faces_rewritten"] == len(faces)
+    before = snapshot(graph)
+    graph.cluster_all()
+    assert graph.last_run["faces_rewritten"] == 0 and snapshot(graph) == before
+    assert graph.collection.read_faces(clustered_only=True).face_ids == graph.collection.read_faces().face_ids
+
+
+def test_assign_person_compares_with_a_bounded_sample_of_a_large_person(graph):
+    from facegraph.collection import MEMBER_SAMPLE
+
+    graph.cluster_all()
+    everyone = graph.merge_persons([p["person_id"] for p in graph.list_persons(limit=1000)])
+    members = set(graph.get_person(everyone)["face_ids"])
+    assert len(members) > MEMBER_SAMPLE
+    some_face = sorted(members)[0]
+    vectors, qualities = graph.collection.member_sample(everyone, except_face=some_face)
+    assert len(vectors) == len(qualities) == MEMBER_SAMPLE
+    stored = {p.payload["face_id"]: p.vector for p in graph.collection.faces_of_person(everyone, with_vectors=True)}
+    rows = {tuple(v.round(5)) for face_id, v in stored.items() if face_id != some_face}
+    assert all(tuple(v.round(5)) in rows for v in vectors)  # faces of the person, never the face itself
+    assert graph.assign_person(some_face) == everyone  # pinned by the merge
+
+
+def test_add_photos_is_the_one_ingest_path_and_counts_a_duplicate_once(graph, labeled, default_pipeline, tmp_path):
+    graph.cluster_all()
+    photo = labeled[1][0].path
+    copy = tmp_path / "same_photo_renamed.jpg"
+    copy.write_bytes(photo.read_bytes())
+    results = list(default_pipeline.run([photo, copy]))
+    report = graph.add_photos(results, assign=True)
+    assert report.photos == 2 and report.indexed == 1 and report.already_indexed == 1 and report.new_face_ids
+    assert all(person is not None for person in graph.collection.persons_of_faces(report.new_face_ids))
+    again = graph.index([photo, copy])  # known by content: read, not decoded, nothing written
+    assert again.already_indexed == 2 and again.indexed == 0 and not again.new_face_ids

@@ -1,0 +1,212 @@
+"""The faces and photos of a collection as points of the face store: the one place that knows their payloads.
+
+`FaceGraph` keeps the verbs (index, cluster, correct); this module owns the face and photo schema
+(`face_payload`, `photo_payload`), known-photo checks, reading faces as arrays and writing persons back, so that
+the CLI, Dagster assets, the gallery and `evaluation/` never reach into the store themselves.
+
+Reads and writes go a page at a time (`store.base.PAGE` points): reading a million faces fills preallocated numpy
+arrays (2 GB of vectors at 512 dimensions) and never holds a million payload dicts; writing rewrites only the faces
+whose person or confidence changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facegraph.errors import FaceNotFoundError
+from facegraph.pipeline import PhotoFaces
+from facegraph.store.base import FACES, PAGE, PHOTOS, FaceStore, Hit, StoredPoint
+
+MEMBER_SAMPLE = 64  # faces of a person that `assign_person` compares a newcomer with, at most
+CLUSTER_FIELDS = ["face_id", "image_id", "quality_score", "person_id", "person_confidence"]  # what clustering reads
+
+
+def face_payload(face_id: str, image_id: str, *, bbox, det_score: float, quality_score: float, indexed_at: str) -> dict:
+    """The payload of a face point, exactly these fields (the person fields are set by clustering)."""
+    return {
+        "face_id": face_id,
+        "image_id": image_id,
+        "bbox": [int(v) for v in bbox],
+        "person_id": None,
+        "person_confidence": None,
+        "det_score": float(det_score),
+        "quality_score": float(quality_score),
+        "indexed_at": indexed_at,
+    }
+
+
+def photo_payload(photo: PhotoFaces, indexed_at: str) -> dict:
+    """The payload of a photo point: where it is, its size and how many faces it holds."""
+    return {"image_id": photo.image_id, "path": str(Path(photo.path).resolve()), "width": photo.width,
+            "height": photo.height, "faces": len(photo.faces), "indexed_at": indexed_at}
+
+
+@dataclass
+class FaceArrays:
+    """Faces as arrays, row i being one face, in the store's point-id order (the same faces in the same order
+    every run). `confidence` is nan where a face has none yet."""
+
+    face_ids: list[str]
+    image_ids: list[str]
+    person_ids: list[str | None]
+    quality: np.ndarray  # (n,) float32
+    confidence: np.ndarray  # (n,) float32
+    vectors: np.ndarray  # (n, d) float32, unit rows
+
+    def __len__(self) -> int:
+        return len(self.face_ids)
+
+    def rows(self, keep: np.ndarray) -> FaceArrays:
+        """The faces at the indices `keep`."""
+        return FaceArrays([self.face_ids[i] for i in keep], [self.image_ids[i] for i in keep],
+                          [self.person_ids[i] for i in keep], self.quality[keep], self.confidence[keep],
+                          self.vectors[keep])
+
+
+class Collection:
+    """The face and photo points of one `FaceStore`."""
+
+    def __init__(self, store: FaceStore):
+        self.store = store
+
+    @property
+    def dimension(self) -> int:
+        return self.store.dimension
+
+    # ---- writing faces and photos ---------------------------------------------------------------------------
+
+    def is_known(self, image_id: str) -> bool:
+        """Whether the collection holds this photo."""
+        return bool(self.store.retrieve(PHOTOS, [image_id]))
+
+    def known_photos(self, image_ids) -> set[str]:
+        """The photos among `image_ids` that are in the collection already."""
+        found = set()
+        image_ids = sorted(set(image_ids))
+        for start in range(0, len(image_ids), PAGE):
+            found.update(p.payload["image_id"] for p in self.store.retrieve(PHOTOS, image_ids[start : start + PAGE]))
+        return found
+
+    def add_photo(self, photo: PhotoFaces, indexed_at: str) -> list[str]:
+        """Store a photo's faces, then the photo (written last, so a photo the collection knows has all its
+        faces); returns the face ids."""
+        faces = photo.faces
+        if faces:
+            self.add_faces([f.face_id for f in faces], np.stack([f.embedding for f in faces]), [
+                face_payload(f.face_id, f.image_id, bbox=f.bbox, det_score=f.det_score,
+                             quality_score=f.quality_score, indexed_at=indexed_at) for f in faces])
+        self.store.upsert(PHOTOS, [photo.image_id], [photo_payload(photo, indexed_at)])
+        return [f.face_id for f in faces]
+
+    def add_faces(self, face_ids: list[str], vectors: np.ndarray, payloads: list[dict]) -> None:
+        """Store face points (payloads made by `face_payload`)."""
+        self.store.upsert(FACES, face_ids, payloads, vectors)
+
+    def optimize(self) -> None:
+        """Build the search indexes after bulk writes (the HNSW graph that `search` and `assign_person` use)."""
+        self.store.optimize()
+
+    # ---- reading faces --------------------------------------------------------------------------------------
+
+    def read_faces(self, *, where: dict | None = None, clustered_only: bool = False) -> FaceArrays:
+        """Every face (matching `where`; with a person, if `clustered_only`) as arrays, filled page by page."""
+        size, d = self.store.count(FACES, where=where), self.dimension
+        vectors, quality, confidence = np.empty((size, d), np.float32), np.empty(size, np.float32), np.empty(size, np.float32)
+        face_ids, image_ids, person_ids = [], [], []
+        for page in self.store.scroll_pages(FACES, where=where, with_vectors=True, fields=CLUSTER_FIELDS):
+            start, end = len(face_ids), len(face_ids) + len(page)
+            if end > size:  # faces were added while reading (a server with other writers): make room
+                size = max(end, 2 * size)
+                vectors, quality, confidence = (np.resize(a, (size, *a.shape[1:])) for a in (vectors, quality, confidence))
+            vectors[start:end] = [p.vector for p in page]
+            quality[start:end] = [p.payload["quality_score"] for p in page]
+            confidence[start:end] = [_or_nan(p.payload.get("person_confidence")) for p in page]
+            face_ids += [p.payload["face_id"] for p in page]
+            image_ids += [p.payload["image_id"] for p in page]
+            person_ids += [p.payload.get("person_id") for p in page]
+        n = len(face_ids)
+        faces = FaceArrays(face_ids, image_ids, person_ids, quality[:n], confidence[:n], vectors[:n])
+        if clustered_only:
+            faces = faces.rows(np.array([i for i, p in enumerate(person_ids) if p], dtype=np.int64))
+        return faces
+
+    def face(self, face_id: str, *, with_vector: bool = False) -> StoredPoint:
+        found = self.store.retrieve(FACES, [face_id], with_vectors=with_vector)
+        if not found:
+            raise FaceNotFoundError(f"no face {face_id!r} in the collection")
+        return found[0]
+
+    def faces_of_person(self, person_id: str, *, with_vectors: bool = False) -> list[StoredPoint]:
+        return self.store.scroll(FACES, where={"person_id": person_id}, with_vectors=with_vectors)
+
+    def face_ids(self, where: dict | None = None) -> list[str]:
+        """The ids of every face (matching `where`), sorted."""
+        return sorted(p.payload["face_id"] for page in self.store.scroll_pages(FACES, where=where, fields=["face_id"])
+                      for p in page)
+
+    def face_ids_of(self, person_id: str) -> list[str]:
+        return self.face_ids({"person_id": person_id})
+
+    def persons_of_faces(self, face_ids: list[str]) -> set[str | None]:
+        """The persons these faces belong to."""
+        return {p.payload.get("person_id") for start in range(0, len(face_ids), PAGE)
+                for p in self.store.retrieve(FACES, face_ids[start : start + PAGE])}
+
+    def persons_of_photo(self, image_id: str, *, except_face: str) -> set[str | None]:
+        """The persons of the other faces of a photo."""
+        return {p.payload.get("person_id") for p in self.store.scroll(FACES, where={"image_id": image_id})
+                if p.payload["face_id"] != except_face}
+
+    def member_sample(self, person_id: str, *, except_face: str) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors and quality scores of up to `MEMBER_SAMPLE` faces of a person (other than `except_face`):
+        all of a small person, an unbiased sample of a large one, in one bounded read."""
+        points = [p for p in self.store.sample(FACES, where={"person_id": person_id}, limit=MEMBER_SAMPLE + 1,
+                                               with_vectors=True, fields=["face_id", "quality_score"])
+                  if p.payload["face_id"] != except_face][:MEMBER_SAMPLE]
+        vectors = np.stack([p.vector for p in points]) if points else np.zeros((0, self.dimension), np.float32)
+        return vectors, np.array([p.payload["quality_score"] for p in points], dtype=np.float32)
+
+    def nearest_faces(self, faces: FaceArrays, *, limit: int, threshold: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """Each face's nearest faces found by the store itself, where it can (`FaceStore.nearest_faces`)."""
+        return self.store.nearest_faces(faces.face_ids, limit=limit, threshold=threshold)
+
+    def search(self, queries: np.ndarray, *, limit: int, threshold: float | None = None) -> list[list[Hit]]:
+        return self.store.search(queries, limit=limit, threshold=threshold)
+
+    def person_sizes(self) -> dict[str, int]:
+        """Faces per person."""
+        return self.store.value_counts(FACES, "person_id")
+
+    def photos(self, image_ids) -> dict[str, dict]:
+        """The photo payloads of these image ids (those in the collection)."""
+        return {p.payload["image_id"]: p.payload for p in self.store.retrieve(PHOTOS, sorted(set(image_ids)))}
+
+    def face_count(self) -> int:
+        return self.store.count(FACES)
+
+    def photo_count(self) -> int:
+        return self.store.count(PHOTOS)
+
+    # ---- writing persons ------------------------------------------------------------------------------------
+
+    def set_person(self, face_ids: list[str], person_id: str, confidence: float | None = None) -> None:
+        """Give faces a person (and, for one face, its confidence)."""
+        fields = {"person_id": person_id} | ({"person_confidence": confidence} if confidence is not None else {})
+        self.store.set_payload(FACES, face_ids, fields)
+
+    def write_assignments(self, faces: FaceArrays, person_of: list[str], confidence: np.ndarray) -> int:
+        """Write each face's person and confidence where either changed, a page at a time; returns how many."""
+        changed = [i for i in range(len(faces)) if faces.person_ids[i] != person_of[i]
+                   or not abs(faces.confidence[i] - confidence[i]) <= 1e-6]  # nan (none yet) counts as changed
+        for start in range(0, len(changed), PAGE):
+            rows = changed[start : start + PAGE]
+            self.store.set_payloads(FACES, [faces.face_ids[i] for i in rows], [
+                {"person_id": person_of[i], "person_confidence": float(confidence[i])} for i in rows])
+        return len(changed)
+
+
+def _or_nan(value: float | None) -> float:
+    return np.nan if value is None else value

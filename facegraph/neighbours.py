@@ -1,0 +1,128 @@
+"""The neighbour graph: each face's k nearest faces above a cosine threshold, exact or approximate.
+
+Exact for small collections, by a blocked product of the vectors. Approximate for large ones: faiss's k-means cuts
+the faces into cells, and each face is compared with the faces of its nearest cells only, by the same blocked
+products. faiss's own inverted-file search does that comparison one query at a time; as blocked products (BLAS)
+the same work ran 2.2x faster at 100k faces and 2x in all at 1M here (363 s against 715 s, the same recall).
+The neighbour graph of a Qdrant server comes from the server itself (`FaceStore.nearest_faces`, then `knn_graph`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import coo_matrix, csr_matrix
+
+from facegraph.errors import InvalidRequestError
+
+DEFAULT_NEIGHBOURS = 10
+# From this many faces the graph is approximate. The exact one costs n^2: 11 s at 50k faces on 2 cores, about two
+# hours at 1M; the approximate one grows about as n^1.5.
+APPROXIMATE_FROM = 50_000
+PROBES = 16  # cells each face is compared with: recall of the exact k nearest 0.99 at 100k synthetic faces
+CELLS_PER_ROOT = 4  # about 4 sqrt(n) cells, of about sqrt(n) / 4 faces each
+KMEANS_SEED = 0  # the same faces give the same cells, so the same graph
+
+
+def check_threshold(threshold: float, name: str = "threshold") -> None:
+    if not 0.0 <= threshold <= 1.0:  # also refuses nan
+        raise InvalidRequestError(f"{name} must be in [0, 1], got {threshold}")
+
+
+def is_approximate(faces: int, approximate: bool | None = None) -> bool:
+    """Whether the neighbour graph of this many faces is approximate (`approximate`: forced either way)."""
+    return faces >= APPROXIMATE_FROM if approximate is None else approximate
+
+
+def neighbour_graph(vectors: np.ndarray, *, threshold: float, k: int = DEFAULT_NEIGHBOURS,
+                    approximate: bool | None = None, block_size: int = 1024) -> csr_matrix:
+    """The k-nearest-neighbour graph of unit `vectors`, keeping edges of cosine similarity >= `threshold`.
+    Returns a directed sparse matrix: row i holds the similarities of face i's (at most) `k` nearest faces,
+    without self-loops.
+
+    Exact below `APPROXIMATE_FROM` faces, unless `approximate` says otherwise: similarities are computed
+    `block_size` rows at a time (memory stays bounded) and only for pairs i < j (half the work), and only those
+    above the threshold are ranked. Approximate: `approximate_graph`.
+    """
+    check_threshold(threshold)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n = len(vectors)
+    if n and is_approximate(n, approximate):
+        return approximate_graph(vectors, threshold=threshold, k=k)
+    rows, cols, sims = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+    for start in range(0, n, block_size):
+        end = min(start + block_size, n)
+        block = vectors[start:end] @ vectors[start:].T
+        block[np.tril_indices(end - start)] = -np.inf  # pairs i >= j are counted from the other end, or are self
+        r, c = np.nonzero(block >= threshold)
+        rows.append(r + start)
+        cols.append(c + start)
+        sims.append(block[r, c])
+    rows, cols, sims = np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
+    return graph_from_edges(np.concatenate([rows, cols]), np.concatenate([cols, rows]), np.concatenate([sims, sims]), n, k=k)
+
+
+def approximate_graph(vectors: np.ndarray, *, threshold: float, k: int = DEFAULT_NEIGHBOURS,
+                      probes: int = PROBES) -> csr_matrix:
+    """The neighbour graph of `neighbour_graph`, approximately: seeded spherical k-means (faiss) cuts the faces
+    into cells, each face lives in its nearest cell, and each face is compared with the faces of its `probes`
+    nearest cells, a cell at a time (one product of the faces that probe it by the faces in it)."""
+    import faiss  # imported here: only large collections need it
+
+    n, d = vectors.shape
+    cells = max(1, min(int(CELLS_PER_ROOT * np.sqrt(n)), n // 39))  # faiss wants 39 training faces per cell
+    training = np.random.default_rng(KMEANS_SEED).choice(n, size=min(n, 40 * cells), replace=False)
+    kmeans = faiss.Kmeans(d, cells, niter=10, seed=KMEANS_SEED, spherical=True)
+    kmeans.train(vectors[np.sort(training)])
+    probed = nearest_cells(vectors, kmeans.centroids, min(probes, cells))
+    residents = _grouped(probed[:, 0], cells)  # the faces living in each cell
+    askers = _grouped(probed.ravel(), cells)  # the faces probing each cell, as indices into probed.ravel()
+    rows, cols, sims = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+    for members, queries in zip(residents, askers):
+        queries = queries // probed.shape[1]
+        if not len(members) or not len(queries):
+            continue
+        block = vectors[queries] @ vectors[members].T
+        top = np.argpartition(-block, k, axis=1)[:, : k + 1] if len(members) > k + 1 else np.arange(len(members))[None]
+        top = np.broadcast_to(top, (len(queries), top.shape[1]))
+        best = np.take_along_axis(block, top, 1)  # each query's k + 1 best in this cell (one may be itself)
+        r, c = np.nonzero(best >= threshold)
+        keep = queries[r] != members[top[r, c]]
+        rows.append(queries[r][keep])
+        cols.append(members[top[r, c]][keep])
+        sims.append(best[r, c][keep])
+    return graph_from_edges(np.concatenate(rows), np.concatenate(cols), np.concatenate(sims), n, k=k)
+
+
+def nearest_cells(vectors: np.ndarray, centroids: np.ndarray, probes: int, block_size: int = 65536) -> np.ndarray:
+    """Each vector's `probes` nearest centroids, nearest first."""
+    found = np.empty((len(vectors), probes), dtype=np.int64)
+    for start in range(0, len(vectors), block_size):
+        similarity = vectors[start : start + block_size] @ centroids.T
+        top = np.argpartition(-similarity, probes - 1, axis=1)[:, :probes]
+        order = np.argsort(-np.take_along_axis(similarity, top, 1), axis=1)
+        found[start : start + block_size] = np.take_along_axis(top, order, 1)
+    return found
+
+
+def _grouped(labels: np.ndarray, count: int) -> list[np.ndarray]:
+    """The indices of `labels` holding each value 0..count-1."""
+    order = np.argsort(labels, kind="stable")
+    return np.split(order, np.searchsorted(labels[order], np.arange(1, count)))
+
+
+def knn_graph(neighbours: np.ndarray, similarities: np.ndarray, *, threshold: float) -> csr_matrix:
+    """The directed neighbour graph (as `neighbour_graph` returns it) from each row's nearest rows: (n, k) row
+    numbers, -1 where there are fewer, and their similarities. Edges below `threshold` are dropped."""
+    n = len(neighbours)
+    rows = np.repeat(np.arange(n), neighbours.shape[1])
+    cols, sims = neighbours.ravel(), similarities.ravel()
+    keep = (cols >= 0) & (cols != rows) & (sims >= threshold)
+    return coo_matrix((sims[keep], (rows[keep], cols[keep])), shape=(n, n)).tocsr()
+
+
+def graph_from_edges(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray, n: int, *, k: int) -> csr_matrix:
+    """The directed graph of each face's `k` most similar edges among the candidate edges given."""
+    order = np.lexsort((-sims, rows))
+    rows, cols, sims = rows[order], cols[order], sims[order]
+    keep = np.arange(len(rows)) - np.searchsorted(rows, rows) < k  # rank within the row
+    return coo_matrix((sims[keep], (rows[keep], cols[keep])), shape=(n, n)).tocsr()
