@@ -195,6 +195,8 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=2000, help="faces whose exact neighbours measure recall")
     parser.add_argument("--exact-limit", type=int, default=200_000, help="build the full exact graph up to here")
     parser.add_argument("--ingest", type=int, default=2000, help="photos added to measure ingest throughput")
+    parser.add_argument("--cluster-only", action="store_true",
+                        help="only fill the store and time cluster_all (no graph comparison, HNSW build or assign)")
     parser.add_argument("--server-path", type=int, default=0, metavar="FACES",
                         help="also time the graph through qdrant-client's local mode on this many faces")
     args = parser.parse_args()
@@ -208,6 +210,28 @@ def main() -> None:
     print(f"{args.faces} synthetic faces of {len(sizes)} persons (largest {sizes.max()}, "
           f"{np.mean(sizes == 1):.0%} of one face), made in {time.perf_counter() - start:.0f}s")
 
+    if not args.cluster_only:
+        print_graph_comparison(vectors, labels, args)
+    with tempfile.TemporaryDirectory() as folder:
+        with FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
+            start = time.perf_counter()
+            fill_store(graph, vectors, face_keys(args.faces))
+            print(f"upsert into Qdrant Edge: {time.perf_counter() - start:.0f}s")
+        run = cluster_in_child(folder)
+        phases = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in run["seconds"].items())
+        print(f"cluster_all (fresh process): {run['total']:.0f}s ({phases}); {run['persons']} persons, "
+              f"{run['faces_rewritten']} faces written; peak RSS {run['peak_rss_kib'] / 2**20:.2f} GiB")
+        if not args.cluster_only:
+            print_store_figures(folder, new_vectors, args)
+
+    if args.server_path:
+        part = vectors[: args.server_path]
+        rows = np.arange(min(args.sample, len(part)))
+        exact = exact_rows(part, rows, DEFAULT.neighbours, DEFAULT.lowest_threshold)
+        print(f"server path (qdrant-client local mode, batched searches by id): {server_path(part, rows, exact)}")
+
+
+def print_graph_comparison(vectors: np.ndarray, labels: np.ndarray, args) -> None:
     figures = compare_graphs(vectors, labels, sample=args.sample, exact_limit=args.exact_limit)
     how = "measured" if figures["exact_measured"] else f"estimated from {args.exact_limit} faces"
     print(f"neighbour graph: approximate {figures['approximate_seconds']:.1f}s, exact {figures['exact_seconds']:.1f}s "
@@ -219,32 +243,20 @@ def main() -> None:
         print(f"connected components of the exact graph: {figures['components']}")
     print(f"peak RSS of this process so far: {peak_rss_gib():.2f} GiB")
 
-    with tempfile.TemporaryDirectory() as folder:
-        with FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
-            start = time.perf_counter()
-            fill_store(graph, vectors, face_keys(args.faces))
-            print(f"upsert into Qdrant Edge: {time.perf_counter() - start:.0f}s")
-        run = cluster_in_child(folder)
-        phases = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in run["seconds"].items())
-        print(f"cluster_all (fresh process): {run['total']:.0f}s ({phases}); {run['persons']} persons, "
-              f"{run['faces_rewritten']} faces written; peak RSS {run['peak_rss_kib'] / 2**20:.2f} GiB")
-        with FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
-            start = time.perf_counter()
-            graph.collection.optimize()
-            print(f"optimize (Qdrant Edge's HNSW build after the writes): {time.perf_counter() - start:.0f}s")
-            median, p99 = assign_latency(graph, new_vectors[: args.assign])
-            print(f"assign_person, {args.assign} new faces: median {median:.1f} ms, p99 {p99:.1f} ms")
-            full = ingest_rate(graph, new_vectors[args.assign : args.assign + args.ingest], "full")
-        with tempfile.TemporaryDirectory() as empty, FaceGraph(store=EmbeddedStore(empty), pipeline=lambda: None) as graph:
-            fresh = ingest_rate(graph, new_vectors[args.assign + args.ingest :], "empty")
-        print(f"ingest (add_photos, one face per photo): {full:.0f} photos/s into the {args.faces}-face store, "
-              f"{fresh:.0f} photos/s into an empty one ({full / fresh:.2f}x)")
 
-    if args.server_path:
-        part = vectors[: args.server_path]
-        rows = np.arange(min(args.sample, len(part)))
-        exact = exact_rows(part, rows, DEFAULT.neighbours, DEFAULT.lowest_threshold)
-        print(f"server path (qdrant-client local mode, batched searches by id): {server_path(part, rows, exact)}")
+def print_store_figures(folder: str, new_vectors: np.ndarray, args) -> None:
+    """The HNSW build, then assign_person latency and ingest throughput, over the clustered store."""
+    with FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
+        start = time.perf_counter()
+        graph.collection.optimize()
+        print(f"optimize (Qdrant Edge's HNSW build after the writes): {time.perf_counter() - start:.0f}s")
+        median, p99 = assign_latency(graph, new_vectors[: args.assign])
+        print(f"assign_person, {args.assign} new faces: median {median:.1f} ms, p99 {p99:.1f} ms")
+        full = ingest_rate(graph, new_vectors[args.assign : args.assign + args.ingest], "full")
+    with tempfile.TemporaryDirectory() as empty, FaceGraph(store=EmbeddedStore(empty), pipeline=lambda: None) as graph:
+        fresh = ingest_rate(graph, new_vectors[args.assign + args.ingest :], "empty")
+    print(f"ingest (add_photos, one face per photo): {full:.0f} photos/s into the {args.faces}-face store, "
+          f"{fresh:.0f} photos/s into an empty one ({full / fresh:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ DEFAULT_NEIGHBOURS = 10
 # From this many faces the graph is approximate. The exact one costs n^2: 11 s at 50k faces on 2 cores, about two
 # hours at 1M; the approximate one grows about as n^1.5.
 APPROXIMATE_FROM = 50_000
-PROBES = 16  # cells each face is compared with: recall of the exact k nearest 0.99 at 100k synthetic faces
+PROBES = 32  # cells each face is compared with (see README, "The neighbour graph at scale")
 CELLS_PER_ROOT = 4  # about 4 sqrt(n) cells, of about sqrt(n) / 4 faces each
 KMEANS_SEED = 0  # the same faces give the same cells, so the same graph
 
@@ -65,7 +65,8 @@ def approximate_graph(vectors: np.ndarray, *, threshold: float, k: int = DEFAULT
                       probes: int = PROBES) -> csr_matrix:
     """The neighbour graph of `neighbour_graph`, approximately: seeded spherical k-means (faiss) cuts the faces
     into cells, each face lives in its nearest cell, and each face is compared with the faces of its `probes`
-    nearest cells, a cell at a time (one product of the faces that probe it by the faces in it)."""
+    nearest cells, a cell at a time (one product of the faces that probe it by the faces in it). Each face's k
+    best so far are kept as they come, so memory stays n x k whatever the number of candidates."""
     import faiss  # imported here: only large collections need it
 
     n, d = vectors.shape
@@ -74,23 +75,24 @@ def approximate_graph(vectors: np.ndarray, *, threshold: float, k: int = DEFAULT
     kmeans = faiss.Kmeans(d, cells, niter=10, seed=KMEANS_SEED, spherical=True)
     kmeans.train(vectors[np.sort(training)])
     probed = nearest_cells(vectors, kmeans.centroids, min(probes, cells))
-    residents = _grouped(probed[:, 0], cells)  # the faces living in each cell
-    askers = _grouped(probed.ravel(), cells)  # the faces probing each cell, as indices into probed.ravel()
-    rows, cols, sims = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
-    for members, queries in zip(residents, askers):
+    best = np.full((n, k), -1, dtype=np.int64)
+    best_similarity = np.full((n, k), -np.inf, dtype=np.float32)
+    # the faces living in each cell (sorted), and the faces probing it
+    for members, queries in zip(_grouped(probed[:, 0], cells), _grouped(probed.ravel(), cells)):
         queries = queries // probed.shape[1]
         if not len(members) or not len(queries):
             continue
         block = vectors[queries] @ vectors[members].T
-        top = np.argpartition(-block, k, axis=1)[:, : k + 1] if len(members) > k + 1 else np.arange(len(members))[None]
+        at_home = np.flatnonzero(probed[queries, 0] == probed[members[0], 0])
+        block[at_home, np.searchsorted(members, queries[at_home])] = -np.inf  # a face is not its own neighbour
+        top = np.argpartition(-block, k - 1, axis=1)[:, :k] if len(members) > k else np.arange(len(members))[None]
         top = np.broadcast_to(top, (len(queries), top.shape[1]))
-        best = np.take_along_axis(block, top, 1)  # each query's k + 1 best in this cell (one may be itself)
-        r, c = np.nonzero(best >= threshold)
-        keep = queries[r] != members[top[r, c]]
-        rows.append(queries[r][keep])
-        cols.append(members[top[r, c]][keep])
-        sims.append(best[r, c][keep])
-    return graph_from_edges(np.concatenate(rows), np.concatenate(cols), np.concatenate(sims), n, k=k)
+        candidates = np.hstack([best[queries], members[top]])
+        similarity = np.hstack([best_similarity[queries], np.take_along_axis(block, top, 1)])
+        keep = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        best[queries] = np.take_along_axis(candidates, keep, 1)
+        best_similarity[queries] = np.take_along_axis(similarity, keep, 1)
+    return knn_graph(best, best_similarity, threshold=threshold)
 
 
 def nearest_cells(vectors: np.ndarray, centroids: np.ndarray, probes: int, block_size: int = 65536) -> np.ndarray:
