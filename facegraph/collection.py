@@ -82,14 +82,6 @@ class Collection:
         """Whether the collection holds this photo."""
         return bool(self.store.retrieve(PHOTOS, [image_id]))
 
-    def known_photos(self, image_ids) -> set[str]:
-        """The photos among `image_ids` that are in the collection already."""
-        found = set()
-        image_ids = sorted(set(image_ids))
-        for start in range(0, len(image_ids), PAGE):
-            found.update(p.payload["image_id"] for p in self.store.retrieve(PHOTOS, image_ids[start : start + PAGE]))
-        return found
-
     def add_photo(self, photo: PhotoFaces, indexed_at: str) -> list[str]:
         """Store a photo's faces, then the photo (written last, so a photo the collection knows has all its
         faces); returns the face ids."""

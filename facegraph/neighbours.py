@@ -79,12 +79,12 @@ def approximate_graph(vectors: np.ndarray, *, threshold: float, k: int = DEFAULT
     best = np.full((n, k), -1, dtype=np.int64)
     best_similarity = np.full((n, k), -np.inf, dtype=np.float32)
     # the faces living in each cell (sorted), and the faces probing it
-    for members, queries in zip(_grouped(probed[:, 0], cells), _grouped(probed.ravel(), cells)):
+    for cell, (members, queries) in enumerate(zip(_grouped(probed[:, 0], cells), _grouped(probed.ravel(), cells))):
         queries = queries // probed.shape[1]
         if not len(members) or not len(queries):
             continue
         block = vectors[queries] @ vectors[members].T
-        at_home = np.flatnonzero(probed[queries, 0] == probed[members[0], 0])
+        at_home = np.flatnonzero(probed[queries, 0] == cell)
         block[at_home, np.searchsorted(members, queries[at_home])] = -np.inf  # a face is not its own neighbour
         top = np.argpartition(-block, k - 1, axis=1)[:, :k] if len(members) > k else np.arange(len(members))[None]
         top = np.broadcast_to(top, (len(queries), top.shape[1]))
