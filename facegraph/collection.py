@@ -59,6 +59,12 @@ class FaceArrays:
     def __len__(self) -> int:
         return len(self.face_ids)
 
+    @staticmethod
+    def joined(*parts: FaceArrays) -> FaceArrays:
+        """The faces of each part, one after the other."""
+        return FaceArrays(*(sum((getattr(p, name) for p in parts), []) for name in ("face_ids", "image_ids", "person_ids")),
+                          *(np.concatenate([getattr(p, name) for p in parts]) for name in ("quality", "confidence", "vectors")))
+
     def rows(self, keep: np.ndarray) -> FaceArrays:
         """The faces at the indices `keep`."""
         return FaceArrays([self.face_ids[i] for i in keep], [self.image_ids[i] for i in keep],

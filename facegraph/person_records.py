@@ -115,13 +115,17 @@ class PersonRecords:
             return True
         return False
 
-    def sync(self, face_ids, person_of, confidence) -> None:
-        """Create records for new persons, refresh representatives, delete records of persons left without faces."""
+    def sync(self, face_ids, person_of, confidence, scope: list[str] | None = None) -> None:
+        """Create records for new persons, refresh representatives, delete records of persons left without faces.
+
+        The faces given are every face, or (with `scope`) all the faces of the persons in `scope` and new ones:
+        only those persons' records may then be deleted."""
         best: dict[str, int] = {}
         for i, person_id in enumerate(person_of):
             if person_id not in best or (confidence[i], -i) > (confidence[best[person_id]], -best[person_id]):
                 best[person_id] = i
-        existing = {p.payload["person_id"]: p.payload for p in self.store.scroll(PERSONS)}
+        existing = ({p.payload["person_id"]: p.payload for p in self.store.scroll(PERSONS)} if scope is None
+                    else self.records(sorted(set(scope) | set(best))))
         stamp = now()
         writes = []
         for person_id, i in sorted(best.items()):

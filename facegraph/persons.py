@@ -1,7 +1,7 @@
 """`FaceGraph`: the faces of a photo collection in Qdrant, grouped into persons that people can correct.
 
 Corrections are facts. `merge_persons`, `split_person`, `reassign_face` and `name_person` pin the faces they touch
-to their person (the pins live in the person's record in the `persons` collection); `cluster_all` and
+to their person (the pins live in the person's record in the `persons` collection); `cluster_all`, `assign_persons` and
 `assign_person` never move a pinned face and never join faces pinned to different persons.
 
 `person_confidence` of a face is its cosine similarity to the mean direction of the other faces of its person,
@@ -91,7 +91,7 @@ class FaceGraph:
                  api_key: str | None = None, store: FaceStore | None = None,
                  pipeline: FacePipeline | Callable[[], FacePipeline] | None = None,
                  settings: ClusterSettings | None = None):
-        self.settings = settings or ClusterSettings()  # how cluster_all and assign_person group faces
+        self.settings = settings or ClusterSettings()  # how cluster_all and the assign methods group faces
         self.store = store or open_store(location, url=url, api_key=api_key)
         self.collection = Collection(self.store)  # the face and photo points
         self.records = PersonRecords(self.store)  # the person points
@@ -134,7 +134,7 @@ class FaceGraph:
         """Store the faces of photos read by a `FacePipeline` (here, or elsewhere such as a Dagster asset): the
         one ingest path. A photo whose content the collection holds, or that came earlier in `photos`, is skipped,
         so adding twice changes nothing; `PhotoError`s are reported. Then the search index is brought up to date
-        and, with `assign`, each new face is given a person by `assign_person` (with `settings`)."""
+        and, with `assign`, the new faces are given persons by `assign_persons` (with `settings`)."""
         report, seen = IndexReport(), set()
         for photo in photos:
             report.photos += 1
@@ -155,8 +155,7 @@ class FaceGraph:
         if assign:
             if phase:
                 phase("giving the new faces persons")
-            for face_id in report.new_face_ids:
-                self.assign_person(face_id, settings)
+            self.assign_persons(report.new_face_ids, settings)
         return report
 
     # ---- clustering -----------------------------------------------------------------------------------------
@@ -172,9 +171,41 @@ class FaceGraph:
         settings = (settings or self.settings).with_(**changes)
         clock = PhaseClock()
         faces = self.collection.read_faces()
-        known, pinned_persons = self._clustering_input(faces)
         clock.lap("read")
-        graph, graph_kind = self._neighbour_graph(faces, settings)
+        person_of, details = self._recluster(faces, settings, clock)
+        self.last_run = settings.parameters() | {"faces": len(faces), **details, "persons": len(set(person_of)),
+                                                 "seconds": clock.laps}
+        return len(set(person_of))
+
+    def assign_persons(self, face_ids: list[str], settings: ClusterSettings | None = None, **changes) -> dict[str, str]:
+        """Give a batch of new faces persons as `cluster_all` would: the faces are reclustered together with every
+        person their nearest faces belong to (a `cluster_all` of just that part of the collection), so a batch
+        can found persons, join them, or join two persons it bridges, and it does not depend on the order the
+        faces came in. Corrections and the photo rule hold as in `cluster_all`. Returns face id -> person id.
+
+        Its cost grows with the persons the batch touches; for one face at a time, `assign_person` is quicker.
+        """
+        settings = (settings or self.settings).with_(**changes)
+        wanted = set(face_ids)
+        new = self.collection.read_faces(where={"face_id": sorted(wanted)}) if wanted else None
+        if new is None or not len(new):
+            return {}
+        hits = self.collection.search(new.vectors, limit=settings.neighbours + 1, threshold=settings.lowest_threshold)
+        touched = sorted({hit.payload.get("person_id") for found in hits for hit in found} - {None}
+                         | {person for person in new.person_ids if person})
+        if touched:
+            members = self.collection.read_faces(where={"person_id": touched})
+            others = np.array([i for i, face_id in enumerate(members.face_ids) if face_id not in wanted], np.int64)
+            new = FaceArrays.joined(members.rows(others), new)
+        person_of, _ = self._recluster(new, settings, PhaseClock(), scope=touched)
+        return {face_id: person for face_id, person in zip(new.face_ids, person_of) if face_id in wanted}
+
+    def _recluster(self, faces: FaceArrays, settings: ClusterSettings, clock: PhaseClock,
+                   scope: list[str] | None = None) -> tuple[list[str], dict]:
+        """Cluster `faces` (all of the collection, or of the persons in `scope` with new faces), carry person ids
+        over, and write what changed; returns each face's person and what the run did."""
+        known, pinned_persons = self._clustering_input(faces)
+        graph, graph_kind = self._neighbour_graph(faces, settings, whole_collection=scope is None)
         clock.lap("neighbour_graph")
         labels = clustering.cluster(graph, known, settings) if len(faces) else np.zeros(0, np.int64)
         clock.lap("clustering")
@@ -184,14 +215,10 @@ class FaceGraph:
         confidence = clustering.confidences(faces.vectors, labels)
         clock.lap("person_ids")
         written = self.collection.write_assignments(faces, person_of, confidence)
-        self.records.sync(faces.face_ids, person_of, confidence)
+        self.records.sync(faces.face_ids, person_of, confidence, scope=scope)
         clock.lap("payload_writes")
-        self.last_run = settings.parameters() | {
-            "faces": len(faces), "graph": graph_kind, "edges": clustering.undirected(graph).nnz // 2,
-            "persons": len(set(person_of)),
-            "faces_rewritten": written, "seconds": clock.laps,
-        }
-        return len(set(person_of))
+        return person_of, {"graph": graph_kind, "edges": clustering.undirected(graph).nnz // 2,
+                           "faces_rewritten": written}
 
     def assign_person(self, face_id: str, settings: ClusterSettings | None = None, **changes) -> str:
         """Give one face a person, as `cluster_all` would place a newcomer, without reclustering.
@@ -258,11 +285,13 @@ class FaceGraph:
         pinned = np.array([number.get(pins.get(face_id), -1) for face_id in faces.face_ids], dtype=np.int64)
         return Faces(faces.vectors, photo_numbers(faces.image_ids), pinned, faces.quality), pinned_persons
 
-    def _neighbour_graph(self, faces: FaceArrays, settings: ClusterSettings) -> tuple:
-        """The neighbour graph and how it was found: by the store where it can (a Qdrant server searches its own
-        index, next to the data), else here, exactly or approximately (`ClusterSettings.approximate`)."""
+    def _neighbour_graph(self, faces: FaceArrays, settings: ClusterSettings, *, whole_collection: bool = True) -> tuple:
+        """The neighbour graph and how it was found: for the whole collection, by the store where it can (a Qdrant
+        server searches its own index, next to the data), else here, exactly or approximately
+        (`ClusterSettings.approximate`)."""
         threshold = settings.lowest_threshold
-        found = self.collection.nearest_faces(faces, limit=settings.neighbours, threshold=threshold)
+        found = (self.collection.nearest_faces(faces, limit=settings.neighbours, threshold=threshold)
+                 if whole_collection else None)
         if found is not None:
             return neighbours.knn_graph(*found, threshold=threshold), "store searches"
         approximate = neighbours.is_approximate(len(faces), settings.approximate)

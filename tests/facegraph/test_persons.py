@@ -133,10 +133,17 @@ def test_the_same_state_gives_the_same_persons_and_ids(template, tmp_path, defau
 
 
 def survive(graph, labeled):
-    """What a correction must outlive: new faces assigned, then two full reclusterings."""
+    """What a correction must outlive, step by step (yielding the step's name after each, for the test to check
+    the correction there): new faces assigned one by one, every face given persons again as one batch, then two
+    full reclusterings."""
     add_new_photos(graph, labeled)
+    yield "assign_person"
+    graph.assign_persons(graph.collection.face_ids(), threshold=TAU)
+    yield "assign_persons"
     graph.cluster_all(threshold=TAU)
+    yield "cluster_all"
     graph.cluster_all(threshold=TAU)
+    yield "cluster_all again"
 
 
 def two_persons_of_different_identities(graph, labeled) -> tuple[str, str]:
@@ -159,9 +166,8 @@ def test_merge_survives_new_faces_and_reclustering(graph, labeled):
     assert target == b
     with pytest.raises(PersonNotFoundError):
         graph.get_person(a)
-    survive(graph, labeled)
-    person_of = assignments(graph)
-    assert {person_of[face] for face in merged_faces} == {b}
+    for step in survive(graph, labeled):
+        assert {assignments(graph)[face] for face in merged_faces} == {b}, step
 
 
 def test_split_survives_new_faces_and_reclustering(graph, labeled):
@@ -171,10 +177,9 @@ def test_split_survives_new_faces_and_reclustering(graph, labeled):
     groups = [faces[: len(faces) // 2], faces[len(faces) // 2 :]]
     first, second = graph.split_person(largest, groups)
     assert first == largest and second != largest  # the groups cover every face: the first keeps the id
-    survive(graph, labeled)
-    person_of = assignments(graph)
-    assert {person_of[f] for f in groups[0]} == {first}
-    assert {person_of[f] for f in groups[1]} == {second}
+    for step in survive(graph, labeled):
+        person_of = assignments(graph)
+        assert {person_of[f] for f in groups[0]} == {first} and {person_of[f] for f in groups[1]} == {second}, step
 
 
 def test_reassigned_face_stays_with_its_new_person(graph, labeled):
@@ -182,9 +187,8 @@ def test_reassigned_face_stays_with_its_new_person(graph, labeled):
     a, b = two_persons_of_different_identities(graph, labeled)
     face = graph.get_person(a)["face_ids"][0]
     graph.reassign_face(face, b)
-    survive(graph, labeled)
-    assert assignments(graph)[face] == b
-    assert face in graph.get_person(b)["face_ids"]
+    for step in survive(graph, labeled):
+        assert assignments(graph)[face] == b and face in graph.get_person(b)["face_ids"], step
 
 
 def test_names_and_ids_survive_reclustering(graph, labeled):
@@ -195,10 +199,10 @@ def test_names_and_ids_survive_reclustering(graph, labeled):
     graph.name_person(largest, "Somebody")
     graph.cluster_all(threshold=TAU)
     assert assignments(graph) == before  # same faces, same settings: every id is kept
-    survive(graph, labeled)
-    person = graph.get_person(largest)
-    assert person["name"] == "Somebody" and set(faces) <= set(person["face_ids"])
-    assert graph.list_persons(limit=1)[0]["name"] == "Somebody"
+    for step in survive(graph, labeled):
+        person = graph.get_person(largest)
+        assert person["name"] == "Somebody" and set(faces) <= set(person["face_ids"]), step
+        assert graph.list_persons(limit=1)[0]["name"] == "Somebody", step
 
 
 def main_person_of_each_identity(graph, labeled) -> dict[str, str]:
@@ -354,6 +358,30 @@ def test_two_faces_of_one_photo_get_two_persons_in_assign_person(graph, labeled,
     report = graph.index([path])
     left, right = sorted(report.new_face_ids)
     assert graph.assign_person(left) != graph.assign_person(right)
+    together = graph.assign_persons([left, right])
+    assert together[left] != together[right]
+
+
+def partition(graph) -> set[frozenset]:
+    persons = {}
+    for face_id, person_id in assignments(graph).items():
+        persons.setdefault(person_id, set()).add(face_id)
+    return {frozenset(faces) for faces in persons.values()}
+
+
+def test_batches_given_persons_together_get_the_persons_cluster_all_gives(graph):
+    faces = graph.collection.read_faces()
+    photos = sorted(set(faces.image_ids))
+    for batch in range(3):  # as three imports, each a third of the photos
+        arriving = set(photos[batch::3])
+        found = graph.assign_persons([f for f, photo in zip(faces.face_ids, faces.image_ids) if photo in arriving])
+        assert len(found) == sum(photo in arriving for photo in faces.image_ids)
+    assert None not in assignments(graph).values()
+    listed = {p["person_id"] for p in graph.list_persons(limit=1000)}
+    assert listed == set(assignments(graph).values())  # every person has its record, and no record is left over
+    incremental = partition(graph)
+    graph.cluster_all()
+    assert partition(graph) == incremental
 
 
 def test_merge_suggestions_never_propose_a_pair_a_split_separated(graph, labeled):
