@@ -1,5 +1,7 @@
 """Stage 2: a batch's faces in the Qdrant collection, each new face given a person."""
 
+from pathlib import Path
+
 import pyarrow as pa
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
@@ -41,6 +43,9 @@ def collection_batch(context: AssetExecutionContext, config: ClusteringConfig, b
     photos, errors = photos_from_table(batch_faces)
     graph = store.graph
     settings = config.settings()
+    # the batch is the photos directly in its folder: those that vanished from it leave (moved ones keep faces)
+    synced = [graph.sync_folder(folder, recursive=False)
+              for folder in sorted({str(Path(p.path).resolve().parent) for p in [*photos, *errors]})]
     report = graph.add_photos(photos, assign=True, settings=settings)
     persons = graph.collection.persons_of_faces(report.new_face_ids)
     context.log.info(f"{len(report.new_face_ids)} new faces of {context.partition_key} in {store.where}, "
@@ -51,6 +56,8 @@ def collection_batch(context: AssetExecutionContext, config: ClusteringConfig, b
         "faces_added": len(report.new_face_ids),
         "persons_given_faces": len(persons),
         "unreadable_photos": len(errors),
+        "photos_moved": sum(r.moved for r in synced),
+        "photos_removed": sum(r.removed_photos for r in synced),
         "collection_faces": graph.collection.face_count(),
         "collection_photos": graph.collection.photo_count(),
         "store": store.where,

@@ -40,6 +40,6 @@ def fingerprint(photos: list[Path]) -> str:
     """A short hash of the photos' names, sizes and modification times: it changes when a batch changes."""
     digest = hashlib.sha256()
     for photo in photos:
-        stat = photo.stat()
+        stat = photo.stat() if photo.exists() else photo.lstat()  # a broken link counts by the link itself
         digest.update(f"{photo}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]

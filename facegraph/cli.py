@@ -13,6 +13,7 @@ from dataclasses import asdict
 import click
 from tqdm import tqdm
 
+from facegraph.collection import display_path
 from facegraph.errors import FacegraphError
 from facegraph.images import expand_paths
 from facegraph.models.weights import sample_photos_dir
@@ -86,18 +87,18 @@ def faces(settings, paths, detector, embedder, model_dir, as_json):
     for result in tqdm(pipeline.run(photos), total=len(photos), unit="photo", disable=None, file=sys.stderr):
         if isinstance(result, PhotoError):
             counts["errors"] += 1
-            click.echo(f"skipped {result.path}: {result.reason}", err=True)
+            click.echo(f"skipped {display_path(result.path)}: {result.reason}", err=True)
             continue
         counts["photos"] += 1
         counts["faces"] += len(result.faces)
         if as_json:
             click.echo(json.dumps({
-                "path": result.path, "image_id": result.image_id, "width": result.width, "height": result.height,
+                "path": display_path(result.path), "image_id": result.image_id, "width": result.width, "height": result.height,
                 "faces": [{"face_id": f.face_id, "bbox": list(f.bbox), "det_score": round(f.det_score, 4),
                            "quality_score": round(f.quality_score, 3)} for f in result.faces],
             }))
         else:
-            click.echo(f"{result.path}: {len(result.faces)} faces ({result.width}x{result.height}, id {result.image_id})")
+            click.echo(f"{display_path(result.path)}: {len(result.faces)} faces ({result.width}x{result.height}, id {result.image_id})")
     models = ", ".join(f"{m.family} {m.file} sha256:{m.sha256[:12]} on {m.provider}" for m in pipeline.models)
     click.echo(f"{counts['photos']} photos, {counts['faces']} faces, {counts['errors']} unreadable; models: {models}",
                err=as_json)
@@ -113,12 +114,37 @@ def index(settings, paths, as_json):
     with graph_from(settings) as graph, tqdm(total=len(photos), unit="photo", disable=None, file=sys.stderr) as bar:
         report = graph.index(photos, progress=bar.update, phase=lambda step: bar.set_description(step))
     for error in report.errors:
-        click.echo(f"skipped {error.path}: {error.reason}", err=True)
+        click.echo(f"skipped {display_path(error.path)}: {error.reason}", err=True)
     if as_json:
         echo_json(asdict(report))
     else:
         click.echo(f"{report.indexed} photos indexed, {len(report.new_face_ids)} new faces, "
                    f"{report.already_indexed} already indexed, {len(report.errors)} unreadable")
+    if not report.indexed + report.already_indexed:  # some bad photos among good ones still exit 0
+        where = ", ".join(display_path(path) for path in paths)
+        click.secho(f"nothing was indexed: {'no photos found in' if not report.photos else 'no photo could be read in'} "
+                    f"{where}", fg="red", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@json_option
+@click.pass_obj
+def sync(settings, folder, as_json):
+    """Bring the store in step with FOLDER: photos gone from it are removed with their faces, moved ones (same
+    content, new place) keep their faces and corrections under their new path; then new photos are indexed."""
+    with graph_from(settings) as graph:
+        report = graph.sync_folder(folder)
+        photos = expand_paths([folder]) if report.new_photos else []
+        with tqdm(total=len(photos), unit="photo", disable=None if photos else True, file=sys.stderr) as bar:
+            indexed = graph.index(photos, progress=bar.update, phase=bar.set_description) if photos else None
+    if as_json:
+        echo_json(asdict(report) | {"indexed": asdict(indexed) if indexed else None})
+    else:
+        click.echo(f"{report.photos_checked} photos of {display_path(folder)} checked: {report.moved} moved, "
+                   f"{report.removed_photos} removed with {report.removed_faces} faces; "
+                   f"{indexed.indexed if indexed else 0} new photos indexed")
 
 
 @cli.command("cluster-all")
@@ -230,8 +256,9 @@ def reassign_face(settings, face_id, person_id):
 def name_person(settings, person_id, name):
     """Name PERSON_ID (this also confirms its faces as that person)."""
     with graph_from(settings) as graph:
-        graph.name_person(person_id, name)
-    click.echo(f"{person_id} is {name}")
+        stored = graph.name_person(person_id, name)
+    click.echo(f"{person_id} is {stored}" + (" (stored without its control characters and outer spaces)"
+                                             if stored != name else ""))
 
 
 @cli.command()

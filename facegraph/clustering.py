@@ -19,7 +19,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from facegraph.constraints import Faces, enforce, pin_edges
-from facegraph.errors import InvalidRequestError
+from facegraph.errors import InvalidRequestError, check_at_least
 from facegraph.neighbours import DEFAULT_NEIGHBOURS, check_threshold
 
 DEFAULT_MIN_NEIGHBOURS = 3
@@ -69,10 +69,8 @@ class ClusterSettings:
                 check_threshold(getattr(self, name), name)
         if not self.quality_range[0] < self.quality_range[1]:
             raise InvalidRequestError(f"quality_range must be (poor, clear) with poor < clear, got {self.quality_range}")
-        if self.neighbours < 1:
-            raise InvalidRequestError(f"neighbours must be at least 1, got {self.neighbours}")
-        if self.min_neighbours < 1:
-            raise InvalidRequestError(f"min_neighbours must be at least 1, got {self.min_neighbours}")
+        check_at_least(self.neighbours, 1, "neighbours")
+        check_at_least(self.min_neighbours, 1, "min_neighbours")
         if not self.resolution > 0:
             raise InvalidRequestError(f"resolution must be above 0, got {self.resolution}")
 
@@ -85,8 +83,12 @@ class ClusterSettings:
         keep = ["method", "threshold", "neighbours", *own] + (["merge_threshold"] if self.merge_threshold else [])
         keep += ["poor_threshold", "quality_range"] if self.poor_threshold is not None else []
         keep += ["approximate"] if self.approximate is not None else []
-        # plain values (a list, not a tuple), as JSON, MLflow params and Dagster metadata take them
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items() if key in keep}
+        return {key: value for key, value in self.to_dict().items() if key in keep}
+
+    def to_dict(self) -> dict:
+        """Every setting as a plain value (a list, not a tuple), as JSON, MLflow params and Dagster metadata take
+        them; `ClusterSettings(**settings.to_dict())` is the same settings."""
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
 
     @property
     def lowest_threshold(self) -> float:

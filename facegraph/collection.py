@@ -11,12 +11,13 @@ whose person or confidence changed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from facegraph.errors import FaceNotFoundError
+from facegraph.errors import FaceNotFoundError, StoreError
 from facegraph.pipeline import PhotoFaces
 from facegraph.store.base import FACES, PAGE, PHOTOS, FaceStore, Hit, StoredPoint
 
@@ -39,9 +40,29 @@ def face_payload(face_id: str, image_id: str, *, bbox, det_score: float, quality
 
 
 def photo_payload(photo: PhotoFaces, indexed_at: str) -> dict:
-    """The payload of a photo point: where it is, its size and how many faces it holds."""
-    return {"image_id": photo.image_id, "path": str(Path(photo.path).resolve()), "width": photo.width,
+    """The payload of a photo point: where it is (`path_fields`), its size and how many faces it holds."""
+    return {"image_id": photo.image_id, **path_fields(Path(photo.path).resolve()), "width": photo.width,
             "height": photo.height, "faces": len(photo.faces), "indexed_at": indexed_at}
+
+
+def path_fields(path: str | os.PathLike) -> dict:
+    """A file's path as payload fields, losslessly. `path` is text, as `display_path` shows it; a name whose bytes
+    are not UTF-8 (which a Qdrant payload cannot hold) also keeps its exact bytes, hex, in `path_bytes`."""
+    raw = os.fsencode(path)
+    try:
+        return {"path": raw.decode("utf-8"), "path_bytes": None}
+    except UnicodeDecodeError:
+        return {"path": display_path(path), "path_bytes": raw.hex()}
+
+
+def photo_path(payload: dict) -> str:
+    """The file of a photo payload, exactly as the file system names it."""
+    return os.fsdecode(bytes.fromhex(payload["path_bytes"])) if payload.get("path_bytes") else payload["path"]
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path as readable text: bytes of its name that are not UTF-8 are shown as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 @dataclass
@@ -58,6 +79,10 @@ class FaceArrays:
 
     def __len__(self) -> int:
         return len(self.face_ids)
+
+    @staticmethod
+    def empty(dimension: int) -> FaceArrays:
+        return FaceArrays([], [], [], np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, dimension), np.float32))
 
     @staticmethod
     def joined(*parts: FaceArrays) -> FaceArrays:
@@ -85,19 +110,25 @@ class Collection:
     # ---- writing faces and photos ---------------------------------------------------------------------------
 
     def is_known(self, image_id: str) -> bool:
-        """Whether the collection holds this photo."""
-        return bool(self.store.retrieve(PHOTOS, [image_id]))
+        """Whether the collection holds this photo (a photo being removed no longer counts)."""
+        found = self.store.retrieve(PHOTOS, [image_id])
+        return bool(found) and not found[0].payload.get("removing")
 
     def add_photo(self, photo: PhotoFaces, indexed_at: str) -> list[str]:
         """Store a photo's faces, then the photo (written last, so a photo the collection knows has all its
-        faces); returns the face ids."""
-        faces = photo.faces
+        faces; if that write fails, the faces are taken back); returns the face ids."""
+        faces, record = photo.faces, photo_payload(photo, indexed_at)
+        face_ids = [f.face_id for f in faces]
         if faces:
-            self.add_faces([f.face_id for f in faces], np.stack([f.embedding for f in faces]), [
+            self.add_faces(face_ids, np.stack([f.embedding for f in faces]), [
                 face_payload(f.face_id, f.image_id, bbox=f.bbox, det_score=f.det_score,
                              quality_score=f.quality_score, indexed_at=indexed_at) for f in faces])
-        self.store.upsert(PHOTOS, [photo.image_id], [photo_payload(photo, indexed_at)])
-        return [f.face_id for f in faces]
+        try:
+            self.store.upsert(PHOTOS, [photo.image_id], [record])
+        except StoreError:
+            self.store.delete(FACES, face_ids)
+            raise
+        return face_ids
 
     def add_faces(self, face_ids: list[str], vectors: np.ndarray, payloads: list[dict]) -> None:
         """Store face points (payloads made by `face_payload`)."""
@@ -115,6 +146,8 @@ class Collection:
         vectors, quality, confidence = np.empty((size, d), np.float32), np.empty(size, np.float32), np.empty(size, np.float32)
         face_ids, image_ids, person_ids = [], [], []
         for page in self.store.scroll_pages(FACES, where=where, with_vectors=True, fields=CLUSTER_FIELDS):
+            if not page:  # an empty collection answers with one empty page
+                continue
             start, end = len(face_ids), len(face_ids) + len(page)
             if end > size:  # faces were added while reading (a server with other writers): make room
                 size = max(end, 2 * size)
@@ -181,6 +214,39 @@ class Collection:
     def photos(self, image_ids) -> dict[str, dict]:
         """The photo payloads of these image ids (those in the collection)."""
         return {p.payload["image_id"]: p.payload for p in self.store.retrieve(PHOTOS, sorted(set(image_ids)))}
+
+    def photos_under(self, folder: str | os.PathLike, *, recursive: bool = True) -> dict[str, str]:
+        """image id -> file path of every photo stored with a path in `folder` (or directly in it)."""
+        folder = Path(folder).resolve()
+        found = {}
+        for page in self.store.scroll_pages(PHOTOS, fields=["image_id", "path", "path_bytes"]):
+            for point in page:
+                path = Path(photo_path(point.payload))
+                if (folder in path.parents) if recursive else (path.parent == folder):
+                    found[point.payload["image_id"]] = str(path)
+        return found
+
+    def move_photo(self, image_id: str, path: str | os.PathLike) -> None:
+        """Record a photo's new place (the same content, found elsewhere)."""
+        self.store.set_payload(PHOTOS, [image_id], path_fields(Path(path).resolve()))
+
+    def remove_photos(self, image_ids: list[str]) -> FaceArrays:
+        """Delete photos and their faces; returns the faces deleted. The photos are marked first and deleted
+        last, so a removal cut short leaves marked photos (`photos_being_removed`) to finish, never faces
+        without a photo or a photo that counts as known without its faces."""
+        image_ids = sorted(p.payload["image_id"] for p in self.store.retrieve(PHOTOS, image_ids))  # known ones
+        if not image_ids:
+            return FaceArrays.empty(self.dimension)
+        faces = self.read_faces(where={"image_id": image_ids})
+        self.store.set_payload(PHOTOS, image_ids, {"removing": True})
+        for start in range(0, len(faces), PAGE):
+            self.store.delete(FACES, faces.face_ids[start : start + PAGE])
+        self.store.delete(PHOTOS, image_ids)
+        return faces
+
+    def photos_being_removed(self) -> list[str]:
+        """Photos whose removal was cut short."""
+        return sorted(p.payload["image_id"] for p in self.store.scroll(PHOTOS, where={"removing": True}))
 
     def face_count(self) -> int:
         return self.store.count(FACES)

@@ -1,5 +1,7 @@
 """The errors facegraph raises. Catch `FacegraphError` to handle all of them."""
 
+import numbers
+
 
 class FacegraphError(Exception):
     """Base class of every error facegraph raises on purpose."""
@@ -26,6 +28,10 @@ class StoreError(FacegraphError):
     """The face store could not do what was asked."""
 
 
+class StoreUnavailableError(StoreError):
+    """The Qdrant server cannot be reached (wrong URL, server down, network)."""
+
+
 class StoreLockedError(StoreError):
     """An embedded store is already open in another process (or another FaceGraph in this one)."""
 
@@ -48,3 +54,10 @@ class NoFaceError(FacegraphError):
 
 class InvalidRequestError(FacegraphError, ValueError):
     """A request contradicts itself or the collection (for example overlapping split groups)."""
+
+
+def check_at_least(value: int, minimum: int, name: str) -> int:
+    """`value` if it is a whole number of at least `minimum`; else the `InvalidRequestError` that says so."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InvalidRequestError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
+    return value

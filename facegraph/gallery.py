@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from facegraph.errors import ImageDecodeError
+from facegraph.errors import ImageDecodeError, check_at_least
+from facegraph.collection import photo_path
 from facegraph.images import read_photo
 
 THUMBNAIL = 96
@@ -32,6 +33,7 @@ def face_thumbnail(pixels: np.ndarray, bbox, scale: float, size: int = THUMBNAIL
 
 def write_gallery(graph, output: str | os.PathLike, *, max_persons: int = 200, faces_per_person: int = 12) -> Path:
     """Write the gallery of `graph`'s persons to `output` and return its path."""
+    check_at_least(faces_per_person, 1, "faces_per_person")
     persons = graph.list_persons(limit=max_persons)
     sections = []
     for person in persons:
@@ -42,7 +44,7 @@ def write_gallery(graph, output: str | os.PathLike, *, max_persons: int = 200, f
         for face in faces:
             photo = photos.get(face["image_id"])
             try:
-                decoded = read_photo(photo["path"], max_side=1024) if photo else None
+                decoded = read_photo(photo_path(photo), max_side=1024) if photo else None
             except ImageDecodeError:
                 decoded = None
             if decoded is None:

@@ -1,4 +1,6 @@
-"""Reading photos: by content, EXIF-oriented, any mode to RGB, bounded in size.
+"""Reading photos: by content, EXIF-oriented, any mode to RGB, bounded in size and in decoding memory.
+
+HEIC/HEIF (the iPhone default) is read through pillow-heif, AVIF through Pillow's own plugin.
 
 `image_id` is the first 16 hex digits of the SHA-256 of the file's bytes: the same photo gets the same id in any
 run, under any name or folder, and a changed file gets a new one.
@@ -6,9 +8,11 @@ run, under any name or folder, and a changed file gets a new one.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -16,11 +20,19 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from facegraph.errors import ImageDecodeError
 
+# libheif applies the HEIF rotation (`irot`/`imir`) itself and pillow-heif then resets the EXIF orientation to 1,
+# so exif_transpose below leaves HEIC photos as they are: orientation is applied once.
+register_heif_opener()
+
 DEFAULT_MAX_SIDE = 2048
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+# Phone photos are 12 to 48 MP; 50 MP of RGB is 150 MB. A format that cannot decode at a reduced scale is refused
+# above this before its pixels are decoded, so one huge PNG cannot take gigabytes (Pillow's own guard is 179 MP).
+MAX_DECODE_PIXELS = 50_000_000
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif"}
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 _EXIF_ORIENTATION = 0x0112
 
@@ -53,33 +65,72 @@ def read_photo(path: str | os.PathLike, *, max_side: int = DEFAULT_MAX_SIDE) -> 
 
 
 def read_file(path: str | os.PathLike) -> bytes:
-    """A photo file's bytes (`ImageDecodeError` if it cannot be read or is empty)."""
+    """A photo file's bytes (`ImageDecodeError` saying why if it cannot be read or is empty)."""
+    path = Path(path)
     try:
-        data = Path(path).read_bytes()
+        kind = path.stat().st_mode  # follows links: a broken link or a link loop fails here
+        if not stat.S_ISREG(kind):
+            raise ImageDecodeError(str(path), _not_a_file(path, kind))
+        data = path.read_bytes()
     except OSError as exc:
-        raise ImageDecodeError(str(path), f"cannot read file ({exc.strerror})") from exc
+        raise ImageDecodeError(str(path), _unreadable(path, exc)) from exc
     if not data:
         raise ImageDecodeError(str(path), "file is empty")
     return data
 
 
+def _not_a_file(path: Path, kind: int) -> str:
+    if not stat.S_ISDIR(kind):
+        return "is a pipe, socket or device, not a photo file"  # reading it could block or never end
+    if not os.access(path, os.R_OK | os.X_OK):
+        return "folder cannot be listed (permission denied); the photos in it are not read"
+    return "is a folder, not a photo"
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if isinstance(exc, FileNotFoundError):
+        return "broken symbolic link (its target does not exist)" if path.is_symlink() else "file does not exist"
+    return f"cannot read file ({exc.strerror})"
+
+
 def decode_photo(path: str, data: bytes, image_id: str, *, max_side: int = DEFAULT_MAX_SIDE) -> Photo:
-    """The photo in a file's bytes, oriented, RGB, at most `max_side` per side."""
+    """The photo in a file's bytes, oriented, RGB, at most `max_side` per side.
+
+    Only the header is read before the size check: a photo that would decode to more than `MAX_DECODE_PIXELS` is
+    refused with `ImageDecodeError`, its pixels never decoded.
+    """
     try:
         with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if image.getexif().get(_EXIF_ORIENTATION) in _ROTATED_ORIENTATIONS:
-                width, height = height, width
-            # JPEG can decode at 1/2, 1/4 or 1/8 scale: very large photos are never decoded in full.
+            full_size = image.size
+            # JPEG can decode at 1/2, 1/4 or 1/8 scale (HEIF from a large enough embedded thumbnail): very large
+            # photos are never decoded in full.
             image.draft("RGB", (max_side, max_side))
+            _refuse_huge(path, full_size, image.size)
+            # After the size check: PNG's getexif() decodes the whole image to look for EXIF after the pixels.
+            rotated = image.getexif().get(_EXIF_ORIENTATION) in _ROTATED_ORIENTATIONS
+            width, height = full_size[::-1] if rotated else full_size
             image = ImageOps.exif_transpose(image)
             pixels = _to_rgb(image)
     except UnidentifiedImageError as exc:
         raise ImageDecodeError(path, "not a recognised image format") from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(path, f"too large to decode safely ({exc})") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise ImageDecodeError(path, f"corrupt or truncated image ({exc})") from exc
     pixels = _bound(pixels, max_side)
     return Photo(path, image_id, pixels, width, height, scale=width / pixels.shape[1])
+
+
+def _refuse_huge(path: str, full_size: tuple[int, int], decode_size: tuple[int, int]) -> None:
+    if decode_size[0] * decode_size[1] > MAX_DECODE_PIXELS:
+        width, height = full_size
+        raise ImageDecodeError(
+            path, f"{width} x {height} pixels ({width * height / 1e6:.1f} MP) is above the "
+                  f"{MAX_DECODE_PIXELS / 1e6:.0f} MP that facegraph decodes in full; shrink it first")
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
@@ -107,14 +158,28 @@ def _bound(pixels: np.ndarray, max_side: int) -> np.ndarray:
 
 
 def find_photos(folder: str | os.PathLike) -> list[Path]:
-    """Every file under `folder` with an image suffix, sorted, so runs see photos in the same order.
+    """Every entry under `folder` whose name has an image suffix, sorted, so runs see photos in the same order.
 
-    Files are still read by content; the suffix only keeps stray text and sidecar files out of a batch.
+    Files are still read by content; the suffix only keeps stray text and sidecar files out of a batch. Entries that
+    are not readable photo files (a folder named `x.jpg`, a broken link, a link loop, a file without permission)
+    are kept, so that reading them reports why instead of skipping them in silence; so is a subfolder that cannot
+    be listed. Links to folders are followed, each real folder once: a link back to a parent, or a second link to
+    the same folder, adds nothing.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"photo folder {folder} does not exist or is not a folder")
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    found: list[Path] = []
+    seen: set[str] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True, onerror=lambda exc: found.append(Path(exc.filename))):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs.clear()  # reached again through a link: listed already
+            continue
+        seen.add(real)
+        dirs.sort()  # a folder reached by two paths is listed under the same one in every run
+        found.extend(Path(root, name) for name in dirs + files if Path(name).suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(set(found))  # a folder named x.jpg that cannot be listed comes twice
 
 
 def expand_paths(paths) -> list[Path]:
@@ -147,3 +212,20 @@ def iter_photos(paths, *, max_side: int = DEFAULT_MAX_SIDE,
                 yield decode_photo(str(path), data, image_id, max_side=max_side)
         except ImageDecodeError as exc:
             yield exc
+        except Exception as exc:  # a decoder's own bug on one odd file must not stop the batch
+            yield ImageDecodeError(str(path), f"could not be read ({type(exc).__name__}: {exc})")
+
+
+def photo_ids_in(folder: str | os.PathLike, *, recursive: bool = True) -> dict[str, list[str]]:
+    """image id -> the paths (resolved, sorted) of the readable photo files in `folder` (or, not `recursive`,
+    directly in it) that hold that content. Files are read and hashed, not decoded."""
+    folder = Path(folder)
+    paths = find_photos(folder) if recursive else sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+    found: dict[str, list[str]] = {}
+    for path in paths:
+        try:
+            found.setdefault(image_id_of(read_file(path)), []).append(str(path.resolve()))
+        except ImageDecodeError:
+            continue  # not a readable photo: nothing of it is present
+    return {image_id: sorted(places) for image_id, places in found.items()}

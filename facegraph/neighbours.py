@@ -10,6 +10,10 @@ The neighbour graph of a Qdrant server comes from the server itself (`FaceStore.
 
 from __future__ import annotations
 
+# faiss before infomap, always: both are SWIG modules, and the last one loaded takes over SWIG's shared iterator
+# type, so faiss loaded after infomap makes infomap's next result crash the process (clustering imports this
+# module first, and infomap only when it clusters)
+import faiss
 import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 
@@ -68,8 +72,6 @@ def approximate_graph(vectors: np.ndarray, *, threshold: float, k: int = DEFAULT
     into cells, each face lives in its nearest cell, and each face is compared with the faces of its `probes`
     nearest cells, a cell at a time (one product of the faces that probe it by the faces in it). Each face's k
     best so far are kept as they come, so memory stays n x k whatever the number of candidates."""
-    import faiss  # imported here: only large collections need it
-
     n, d = vectors.shape
     cells = max(1, min(int(CELLS_PER_ROOT * np.sqrt(n)), n // 39))  # faiss wants 39 training faces per cell
     training = np.random.default_rng(KMEANS_SEED).choice(n, size=min(n, 40 * cells), replace=False)

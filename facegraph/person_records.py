@@ -6,13 +6,32 @@ Face counts are never stored here; they are computed from the faces.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from datetime import datetime, timezone
 
-from facegraph.errors import PersonNotFoundError
+from facegraph.errors import InvalidRequestError, PersonNotFoundError
 from facegraph.store.base import FACES, PERSONS, FaceStore
 
 CLUSTERED, CORRECTED = "clustered", "corrected"  # a record's `kind`: made by clustering, or touched by a person
+RUN = "recluster_in_progress"  # the key and kind of the mark a recluster keeps while it writes
+MAX_NAME_LENGTH = 200  # characters: a name, not a note
+
+
+def clean_name(name: str) -> str:
+    """A person's name as stored: control characters (newlines, tabs, terminal escapes) removed and spaces at
+    either end trimmed. A name that is then empty, longer than `MAX_NAME_LENGTH`, or not valid text (bytes that
+    are not UTF-8, as a shell can pass) is refused with `InvalidRequestError`."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequestError(f"a name must be valid UTF-8 text, got {name.encode('utf-8', 'backslashreplace').decode()!r}") from None
+    cleaned = "".join(c for c in name if unicodedata.category(c) != "Cc").strip()
+    if not cleaned:
+        raise InvalidRequestError("a name must not be empty")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidRequestError(f"a name may be at most {MAX_NAME_LENGTH} characters long, got {len(cleaned)}")
+    return cleaned
 
 
 def now() -> str:
@@ -74,8 +93,8 @@ class PersonRecords:
             record["name"] = name
         self.store.upsert(PERSONS, [person_id], [record])
 
-    def pinned_elsewhere(self, person_id: str, face_ids: list[str]) -> dict[str, list[str]]:
-        """Persons other than `person_id` that hold pins on any of `face_ids`, with those faces."""
+    def pinned_elsewhere(self, person_id: str | None, face_ids: list[str]) -> dict[str, list[str]]:
+        """Persons other than `person_id` (None: any person) that hold pins on any of `face_ids`, with those faces."""
         moving, elsewhere = set(face_ids), defaultdict(list)
         for record in self.store.scroll(PERSONS, where={"pinned_faces": sorted(moving)}) if moving else []:
             if record.payload["person_id"] != person_id:
@@ -88,6 +107,11 @@ class PersonRecords:
             record = found[0].payload
             remaining = sorted(set(record.get("pinned_faces", [])) - set(face_ids))
             self.store.set_payload(PERSONS, [person_id], {"pinned_faces": remaining, "updated_at": now()})
+
+    def forget_faces(self, face_ids: list[str]) -> None:
+        """Drop removed faces from the pins that name them (the other pins of those persons stay)."""
+        for person_id, faces in self.pinned_elsewhere(None, face_ids).items():
+            self.unpin(person_id, faces)
 
     def keep_apart(self, person_ids: list[str]) -> None:
         """Record that these persons were split apart, so no merge of any two of them is ever suggested."""
@@ -115,8 +139,10 @@ class PersonRecords:
             return True
         return False
 
-    def sync(self, face_ids, person_of, confidence, scope: list[str] | None = None) -> None:
-        """Create records for new persons, refresh representatives, delete records of persons left without faces.
+    def prepare(self, face_ids, person_of, confidence, settings: dict, scope: list[str] | None = None) -> dict:
+        """Before a recluster writes its faces: mark the run as started (with its settings, for `interrupted_run`)
+        and create the records of its new persons, so that a face never names a person without a record, even if
+        the process dies in the middle. Returns the plan that `finish` needs.
 
         The faces given are every face, or (with `scope`) all the faces of the persons in `scope` and new ones:
         only those persons' records may then be deleted."""
@@ -124,13 +150,26 @@ class PersonRecords:
         for i, person_id in enumerate(person_of):
             if person_id not in best or (confidence[i], -i) > (confidence[best[person_id]], -best[person_id]):
                 best[person_id] = i
-        existing = ({p.payload["person_id"]: p.payload for p in self.store.scroll(PERSONS)} if scope is None
-                    else self.records(sorted(set(scope) | set(best))))
+        existing = ({p.payload["person_id"]: p.payload for p in self.store.scroll(PERSONS, where={"kind": [CLUSTERED, CORRECTED]})}
+                    if scope is None else self.records(sorted(set(scope) | set(best))))
+        self.store.upsert(PERSONS, [RUN], [{"person_id": RUN, "kind": RUN, "settings": settings, "started_at": now()}])
         stamp = now()
-        writes = []
-        for person_id, i in sorted(best.items()):
-            record = existing.get(person_id) or new_record(person_id, face_ids[i], stamp)
-            if record.get("representative_face_id") != face_ids[i] or person_id not in existing:
-                writes.append(record | {"representative_face_id": face_ids[i], "updated_at": stamp})
+        created = [new_record(person_id, face_ids[i], stamp) for person_id, i in sorted(best.items()) if person_id not in existing]
+        self.store.upsert(PERSONS, [r["person_id"] for r in created], created)
+        return {"best": {person_id: face_ids[i] for person_id, i in best.items()}, "existing": existing}
+
+    def finish(self, plan: dict) -> None:
+        """After the faces are written: refresh representatives, delete the records of persons left without
+        faces, and clear the run's mark."""
+        best, existing, stamp = plan["best"], plan["existing"], now()
+        writes = [record | {"representative_face_id": best[person_id], "updated_at": stamp}
+                  for person_id, record in sorted(existing.items())
+                  if person_id in best and record.get("representative_face_id") != best[person_id]]
         self.store.upsert(PERSONS, [r["person_id"] for r in writes], writes)
         self.store.delete(PERSONS, sorted(set(existing) - set(best)))
+        self.store.delete(PERSONS, [RUN])
+
+    def interrupted_run(self) -> dict | None:
+        """The settings of a recluster that started and never finished (the process died), if any."""
+        found = self.store.retrieve(PERSONS, [RUN])
+        return found[0].payload["settings"] if found else None

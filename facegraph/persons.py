@@ -10,6 +10,7 @@ clipped to [0, 1], and 0 for a person of one face (see `clustering.confidences`)
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter
@@ -22,14 +23,15 @@ from facegraph import clustering, neighbours
 from facegraph.clustering import ClusterSettings
 from facegraph.collection import Collection, FaceArrays
 from facegraph.constraints import Faces, photo_numbers
-from facegraph.errors import InvalidRequestError, NoFaceError
-from facegraph.images import KnownPhoto, expand_paths
+from facegraph.errors import InvalidRequestError, NoFaceError, StoreError, StoreUnavailableError, check_at_least
+from facegraph.images import KnownPhoto, expand_paths, photo_ids_in
 from facegraph.person_ids import carry_over_ids, derived_person_id
 from facegraph.person_merges import MergeSuggestion, suggest_merges
-from facegraph.person_records import PersonRecords, now, public
+from facegraph.person_records import PersonRecords, clean_name, now, public
 from facegraph.pipeline import Face, FacePipeline, PhotoError, PhotoFaces
 from facegraph.store.base import FaceStore
 
+log = logging.getLogger(__name__)
 ASSIGN_NEIGHBOURS = 10  # nearest faces whose persons `find_person` weighs
 
 
@@ -66,6 +68,17 @@ class IndexReport:
     errors: list[PhotoError] = field(default_factory=list)
 
 
+@dataclass
+class SyncReport:
+    """What a `sync_folder` call did."""
+
+    photos_checked: int = 0  # photos stored with a path in the folder
+    moved: int = 0  # of them, found at another path in the folder (same content): path updated
+    removed_photos: int = 0  # of them, whose content is no longer in the folder: removed with their faces
+    removed_faces: int = 0
+    new_photos: int = 0  # photo files in the folder the collection does not hold (for `index`)
+
+
 def open_store(location: str | os.PathLike | None = None, *, url: str | None = None, api_key: str | None = None) -> FaceStore:
     """The embedded store at `location` (default: `default_store_path()`), or a Qdrant server at `url`."""
     if location is not None and url is not None:
@@ -97,6 +110,19 @@ class FaceGraph:
         self.records = PersonRecords(self.store)  # the person points
         self._pipeline = pipeline if pipeline is not None else FacePipeline.from_names
         self.last_run: dict = {}  # what the last cluster_all did
+        self._finish_interrupted_work()
+
+    def _finish_interrupted_work(self) -> None:
+        """Finish what a process that died left half-done: a removal of photos (some faces gone, the photos still
+        marked), then a recluster (some persons written, some not), which is run again to the end, so that every
+        person is as one whole run made it (the same faces and settings give the same persons)."""
+        if removing := self.collection.photos_being_removed():
+            log.warning("finishing the removal of %d photos that was interrupted", len(removing))
+            self.remove_photos(removing)
+        if (interrupted := self.records.interrupted_run()) is not None:
+            settings = ClusterSettings(**interrupted)
+            log.warning("finishing a recluster that was interrupted (%s)", settings.name)
+            self.cluster_all(settings)
 
     @property
     def pipeline(self) -> FacePipeline:
@@ -144,8 +170,13 @@ class FaceGraph:
                 report.already_indexed += 1
             else:
                 seen.add(photo.image_id)
-                report.new_face_ids.extend(self.collection.add_photo(photo, now()))
-                report.indexed += 1
+                try:
+                    report.new_face_ids.extend(self.collection.add_photo(photo, now()))
+                    report.indexed += 1
+                except StoreUnavailableError:
+                    raise  # the server is gone: every photo after this one would fail the same way
+                except StoreError as exc:  # this photo only: report it and go on with the rest
+                    report.errors.append(PhotoError(photo.path, f"could not be stored ({exc})"))
             if progress:
                 progress(1)
         if report.indexed:
@@ -156,6 +187,40 @@ class FaceGraph:
             if phase:
                 phase("giving the new faces persons")
             self.assign_persons(report.new_face_ids, settings)
+        return report
+
+    def remove_photos(self, image_ids: Iterable[str]) -> int:
+        """Remove photos (by image id) and their faces from the collection; returns how many faces went.
+
+        Corrections of the faces that remain hold; pins of removed faces are dropped, persons left without faces
+        are deleted, and the others get fresh confidences and representatives. Unknown ids are ignored."""
+        image_ids = sorted(set(image_ids))
+        if not image_ids:
+            return 0
+        removed = self.collection.remove_photos(image_ids)
+        self.records.forget_faces(removed.face_ids)
+        for person_id in sorted({person for person in removed.person_ids if person}):
+            if not self.records.drop_if_empty(person_id):
+                self._refresh_confidences(person_id)
+        return len(removed)
+
+    def sync_folder(self, folder: str | os.PathLike, *, recursive: bool = True) -> SyncReport:
+        """Bring the photos stored from `folder` in step with it: a photo whose content is now elsewhere in the
+        folder keeps its faces, persons and corrections, with its new path; a photo whose content is nowhere in
+        it any more is removed (`remove_photos`). New photos are left to `index`. Every photo file in the folder
+        is read (hashed, not decoded), since a name says nothing of content."""
+        stored = self.collection.photos_under(folder, recursive=recursive)
+        present = photo_ids_in(folder, recursive=recursive)
+        report = SyncReport(photos_checked=len(stored))
+        for image_id, path in sorted(stored.items()):
+            if image_id not in present:
+                continue
+            if path not in present[image_id]:
+                self.collection.move_photo(image_id, present[image_id][0])
+                report.moved += 1
+        gone = sorted(set(stored) - set(present))
+        report.removed_photos, report.removed_faces = len(gone), self.remove_photos(gone)
+        report.new_photos = sum(image_id not in stored and not self.collection.is_known(image_id) for image_id in present)
         return report
 
     # ---- clustering -----------------------------------------------------------------------------------------
@@ -214,8 +279,10 @@ class FaceGraph:
         person_of = [ids[label] for label in labels]
         confidence = clustering.confidences(faces.vectors, labels)
         clock.lap("person_ids")
+        # new records first, stale ones last: at no moment does a face name a person without a record
+        plan = self.records.prepare(faces.face_ids, person_of, confidence, settings.to_dict(), scope=scope)
         written = self.collection.write_assignments(faces, person_of, confidence)
-        self.records.sync(faces.face_ids, person_of, confidence, scope=scope)
+        self.records.finish(plan)
         clock.lap("payload_writes")
         return person_of, {"graph": graph_kind, "edges": clustering.undirected(graph).nnz // 2,
                            "faces_rewritten": written}
@@ -268,8 +335,7 @@ class FaceGraph:
         """Pairs of persons that are probably one person, most likely first, with the evidence (how alike their
         mean directions, their faces on average and their closest faces are). Pairs that share a photo, that
         hold faces pinned to different persons or that `split_person` separated are never suggested."""
-        if limit < 1:
-            raise InvalidRequestError(f"limit must be at least 1, got {limit}")
+        check_at_least(limit, 1, "limit")
         faces = self.collection.read_faces(clustered_only=True)
         if not len(faces):
             return []
@@ -307,7 +373,9 @@ class FaceGraph:
         return public(record) | {"face_count": len(face_ids), "face_ids": face_ids}
 
     def list_persons(self, limit: int = 100, offset: int = 0) -> list[dict]:
-        """Persons, largest first (ties by id), with their face counts."""
+        """Persons, largest first (ties by id), with their face counts: `limit` of them after the `offset` largest."""
+        check_at_least(limit, 1, "limit")
+        check_at_least(offset, 0, "offset")
         counts = self.collection.person_sizes()
         page = sorted(counts, key=lambda p: (-counts[p], p))[offset : offset + limit]
         records = self.records.records(page)
@@ -373,17 +441,19 @@ class FaceGraph:
                 self._refresh_confidences(previous)
         self._refresh_confidences(target_person_id)
 
-    def name_person(self, person_id: str, name: str) -> None:
-        """Name a person. Naming confirms the person: its faces are pinned to it, so the name stays with them."""
-        if not name or not name.strip():
-            raise InvalidRequestError("a name must not be empty")
+    def name_person(self, person_id: str, name: str) -> str:
+        """Name a person; returns the name as stored (`person_records.clean_name`: control characters removed,
+        bounded length). Naming confirms the person: its faces are pinned to it, so the name stays with them."""
+        name = clean_name(name)
         self.records.get(person_id)
-        self.records.pin(person_id, self._face_ids_of(person_id), name=name.strip())
+        self.records.pin(person_id, self._face_ids_of(person_id), name=name)
+        return name
 
     # ---- queries by photo -----------------------------------------------------------------------------------
 
     def search(self, image, limit: int = 10) -> list[SearchResult]:
         """The faces most like the largest face in `image` (a path or an RGB array), best first."""
+        check_at_least(limit, 1, "limit")
         hits = self.collection.search(self._query_face(image).embedding[None], limit=limit)[0]
         return [SearchResult(h.payload["face_id"], h.payload["image_id"], h.payload.get("person_id"), h.score,
                              h.payload["bbox"]) for h in hits]

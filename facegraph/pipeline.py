@@ -106,6 +106,21 @@ class FacePipeline:
 
     def _process(self, batch: list[Photo | KnownPhoto | ImageDecodeError]) -> list[PhotoFaces | PhotoError | KnownPhoto]:
         photos = [item for item in batch if isinstance(item, Photo)]
+        try:
+            results = self._faces_of(photos)
+        except Exception:  # one odd photo must not take its batch with it: find it by running them one by one
+            results = {}
+            for photo in photos:
+                try:
+                    results |= self._faces_of([photo])
+                except Exception as exc:
+                    results[id(photo)] = PhotoError(photo.path, f"the face models failed on it ({type(exc).__name__}: {exc})")
+        return [results[id(item)] if isinstance(item, Photo)
+                else PhotoError(item.path, item.reason) if isinstance(item, ImageDecodeError) else item
+                for item in batch]
+
+    def _faces_of(self, photos: list[Photo]) -> dict[int, PhotoFaces]:
+        """The faces of decoded photos, by `id` of each photo, through the models in one batch."""
         found = self.detector.detect([photo.pixels for photo in photos])
         crops = [crop(photo.pixels, points) for photo, faces in zip(photos, found) for points in faces.landmarks]
         vectors, norms = self.embedder.embed(np.stack(crops) if crops else np.zeros((0, 112, 112, 3), np.uint8))
@@ -114,9 +129,7 @@ class FacePipeline:
             end = start + len(faces)
             results[id(photo)] = _photo_faces(photo, faces, vectors[start:end], norms[start:end])
             start = end
-        return [results[id(item)] if isinstance(item, Photo)
-                else PhotoError(item.path, item.reason) if isinstance(item, ImageDecodeError) else item
-                for item in batch]
+        return results
 
 
 def _photo_faces(photo: Photo, found: Detections, vectors: np.ndarray, norms: np.ndarray) -> PhotoFaces:

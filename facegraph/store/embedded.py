@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,13 @@ def default_store_path() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "facegraph" / "store"
 
 
+def _remove_unfinished_segments(folder: Path) -> None:
+    """Delete what a killed optimizer left: segments it was still building (`temp_segments/`), which the engine
+    never reads or cleans. Only a process holding the store's lock may call this."""
+    for leftover in sorted((folder / "temp_segments").glob("segment_builder_*")):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
 def to_filter(where: dict | None) -> Filter | None:
     if not where:
         return None
@@ -49,6 +57,9 @@ def to_filter(where: dict | None) -> Filter | None:
 class EmbeddedStore(FaceStore):
     """Qdrant Edge shards under `path` (`faces/`, `persons/`, `photos/`)."""
 
+    # the engine raises plain exceptions with its own message (a payload it cannot encode is a TypeError)
+    engine_errors = (RuntimeError, ValueError, TypeError, OSError)
+
     def __init__(self, path: str | os.PathLike | None = None, *, dimension: int = 512):
         self.path = Path(path) if path else default_store_path()
         self.dimension = dimension
@@ -65,10 +76,16 @@ class EmbeddedStore(FaceStore):
         self._shards = {}
         try:
             for name in COLLECTIONS:
+                _remove_unfinished_segments(self.path / name)
                 self._shards[name] = self._open(name)
         except StoreError:
             self.close()  # release what was opened, and the lock
             raise
+
+    def engine_error(self, exc, operation):
+        if "surrogates not allowed" in str(exc):  # Python's escape for bytes of a name that are not UTF-8
+            return StoreError(f"the store failed to {operation}: a text value is not valid UTF-8")
+        return super().engine_error(exc, operation)
 
     def _open(self, name: str) -> EdgeShard:
         size = self.dimension if name == FACES else len(PLACEHOLDER_VECTOR)

@@ -6,11 +6,14 @@ server, which cannot be installed on the test machines.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from qdrant_client import QdrantClient, models
-from qdrant_client.http.exceptions import UnexpectedResponse
+import httpx
+from qdrant_client.http.exceptions import ApiException, ResponseHandlingException
 
-from facegraph.errors import StoreError, StoreLockedError
+from facegraph.errors import StoreLockedError, StoreUnavailableError
 from facegraph.store.base import (
     COLLECTIONS, FACES, KEYWORD_INDEXES, PAGE, PLACEHOLDER_VECTOR, FaceStore, Hit, StoredPoint, point_id,
 )
@@ -35,23 +38,34 @@ def to_filter(where: dict | None) -> models.Filter | None:
 class ServerStore(FaceStore):
     """Collections `<prefix>faces`, `<prefix>persons`, `<prefix>photos` on a Qdrant server."""
 
+    engine_errors = (ApiException, httpx.HTTPError, OSError, RuntimeError, ValueError, TypeError)
+
     def __init__(self, url: str | None = None, *, api_key: str | None = None, path: str | None = None,
                  prefix: str = "facegraph_", dimension: int = 512):
         if bool(url) == bool(path):
             raise ValueError("give a Qdrant url or a local path, not both and not neither")
         self.dimension = dimension
+        self.location = url or path
         self.is_server = bool(url)
         self.names = {name: prefix + name for name in COLLECTIONS}
         try:
-            self.client = QdrantClient(url=url, api_key=api_key) if url else QdrantClient(path=path)
+            with warnings.catch_warnings():  # an unreachable server is reported below, as StoreUnavailableError
+                warnings.filterwarnings("ignore", message="Failed to obtain server version")
+                self.client = QdrantClient(url=url, api_key=api_key) if url else QdrantClient(path=path)
             for name in COLLECTIONS:
                 self._ensure(name)
         except RuntimeError as exc:
             if "already accessed" in str(exc):
                 raise StoreLockedError(f"store at {path} is open in another process; {exc}") from exc
-            raise StoreError(f"cannot open Qdrant at {path}: {exc}") from exc
-        except (UnexpectedResponse, OSError) as exc:
-            raise StoreError(f"cannot open Qdrant at {url or path}: {exc}") from exc
+            raise self.engine_error(exc, f"open Qdrant at {path}") from exc
+        except self.engine_errors as exc:
+            raise self.engine_error(exc, f"open Qdrant at {self.location}") from exc
+
+    def engine_error(self, exc, operation):
+        if isinstance(exc, (ResponseHandlingException, httpx.TransportError, ConnectionError)):
+            return StoreUnavailableError(f"cannot reach Qdrant at {self.location} (to {operation}): {exc}; "
+                                         "is the server running, and is the URL right?")
+        return super().engine_error(exc, operation)
 
     def _ensure(self, name: str) -> None:
         collection = self.names[name]

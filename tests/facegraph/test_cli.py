@@ -64,10 +64,26 @@ def test_persons_workflow_through_the_cli(datasets, tmp_path, monkeypatch, capsy
     run("gallery", "--output", str(tmp_path / "persons.html"))
     assert "Madonna" in (tmp_path / "persons.html").read_text()
 
+    face = merged["face_ids"][0]
+    photo = folders[0] + "/train_1.jpg"
+    stored = run("name-person", first, "Ma\x1b[31mdonna\n")  # a terminal escape and a newline
+    assert stored.startswith(f"{first} is Ma[31mdonna (stored without its control characters")
+    before = json.loads(run("get-person", first, "--json"))
     for args, error in ((["get-person", "person_000000000000"], "PersonNotFoundError: no person 'person_000000000000'"),
                         (["cluster-all", "--threshold", "1.5"], "InvalidRequestError: threshold must be in [0, 1], got 1.5"),
-                        (["cluster-all", "--min-neighbours", "-3"], "InvalidRequestError: min_neighbours must be at least 1")):
-        monkeypatch.setattr("sys.argv", ["facegraph", *store, *args])
+                        (["cluster-all", "--min-neighbours", "-3"], "InvalidRequestError: min_neighbours must be a whole number of at least 1"),
+                        (["list-persons", "--limit", "-1"], "InvalidRequestError: limit must be a whole number of at least 1, got -1"),
+                        (["list-persons", "--offset", "-5"], "InvalidRequestError: offset must be a whole number of at least 0, got -5"),
+                        (["search", "--limit", "-1", photo], "InvalidRequestError: limit must be a whole number of at least 1, got -1"),
+                        (["assign-person", face, "--threshold", "1.5"], "InvalidRequestError: threshold must be in [0, 1], got 1.5"),
+                        (["assign-person", face, "--threshold", "-1"], "InvalidRequestError: threshold must be in [0, 1], got -1.0"),
+                        (["assign-person", face, "--threshold", "nan"], "InvalidRequestError: threshold must be in [0, 1], got nan"),
+                        (["find-person", photo, "--threshold", "nan"], "InvalidRequestError: threshold must be in [0, 1], got nan"),
+                        (["name-person", first, "caf\udce9"], "InvalidRequestError: a name must be valid UTF-8 text"),  # bytes from a shell
+                        (["name-person", first, "x" * 201], "InvalidRequestError: a name may be at most 200 characters long, got 201"),
+                        (["index", str(tmp_path / "no_such_folder")], "skipped "),
+                        (["--url", "http://127.0.0.1:9", "list-persons"], "StoreUnavailableError: cannot reach Qdrant at http://127.0.0.1:9")):
+        monkeypatch.setattr("sys.argv", ["facegraph", *(store if args[0] != "--url" else []), *args])
         try:
             main()
         except SystemExit as exit:
@@ -75,3 +91,4 @@ def test_persons_workflow_through_the_cli(datasets, tmp_path, monkeypatch, capsy
         else:
             raise AssertionError(f"{args} should exit with status 1")
         assert capsys.readouterr().err.startswith(error)
+    assert json.loads(run("get-person", first, "--json")) == before  # nothing a refused command asked for was done

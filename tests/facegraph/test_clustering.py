@@ -101,8 +101,9 @@ def test_enforce_splits_a_conflicting_cluster_along_its_strongest_edges():
     ({"threshold": 1.3}, r"threshold must be in \[0, 1\], got 1.3"),
     ({"threshold": float("nan")}, r"threshold must be in \[0, 1\], got nan"),
     ({"method": "magic"}, r"method must be one of .*, got 'magic'"),
-    ({"neighbours": 0}, "neighbours must be at least 1, got 0"),
-    ({"min_neighbours": -3}, "min_neighbours must be at least 1, got -3"),
+    ({"neighbours": 0}, "neighbours must be a whole number of at least 1, got 0"),
+    ({"neighbours": 2.5}, "neighbours must be a whole number of at least 1, got 2.5"),
+    ({"min_neighbours": -3}, "min_neighbours must be a whole number of at least 1, got -3"),
     ({"merge_threshold": 2.0}, r"merge_threshold must be in \[0, 1\], got 2.0"),
 ])
 def test_bad_settings_are_refused_with_the_value(changes, message):
@@ -223,3 +224,28 @@ def test_knn_graph_drops_missing_self_and_weak_neighbours():
     similarities = np.array([[0.9, 0.1, 0.0], [0.9, 1.0, 0.5], [0.1, 0.0, 0.0]], dtype=np.float32)
     graph = knn_graph(neighbours, similarities, threshold=0.3)
     assert sorted(zip(*graph.nonzero())) == [(0, 1), (1, 0), (1, 2)]
+
+
+def test_infomap_runs_after_the_approximate_graph_in_one_process():
+    """faiss and infomap share SWIG's iterator type: in the wrong order of loading, infomap crashes the process."""
+    import subprocess
+    import sys
+
+    script = """
+import numpy as np
+from facegraph.clustering import ClusterSettings, cluster
+from facegraph.constraints import Faces
+from facegraph.neighbours import neighbour_graph
+rng = np.random.default_rng(0)
+centres = rng.normal(size=(30, 64))
+vectors = np.repeat(centres, 40, axis=0) + 0.3 * rng.normal(size=(1200, 64))
+vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+faces = Faces(vectors)
+settings = ClusterSettings(method="infomap", threshold=0.5, poor_threshold=None)
+first = cluster(neighbour_graph(vectors, threshold=0.5, approximate=False), faces, settings)
+second = cluster(neighbour_graph(vectors, threshold=0.5, approximate=True), faces, settings)
+print(len(set(first)), len(set(second)))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["30", "30"]

@@ -1,0 +1,5 @@
+"""`python -m facegraph`: the command line, as `facegraph`."""
+
+from facegraph.cli import main
+
+main()

@@ -1,0 +1,277 @@
+"""Bad names, odd files, killed processes, deleted and moved photos: on real photos, real models and the real engine."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facegraph.collection import photo_path
+from facegraph.errors import PersonNotFoundError, StoreError, WeightsError
+from facegraph.gallery import write_gallery
+from facegraph.persons import FaceGraph
+from facegraph.store.base import FACES, PERSONS, PHOTOS
+from facegraph.store.embedded import EmbeddedStore
+
+PEOPLE = ("Madonna", "Elton_John", "Jerry_Seinfeld")
+
+
+@pytest.fixture(scope="module")
+def photo_folder(datasets, tmp_path_factory):
+    """Photos of three people copied into a folder the tests may rename, move and delete in (each test its own
+    copy), and a store of them, clustered at the default with one correction."""
+    folder = tmp_path_factory.mktemp("faults") / "photos"
+    for who in PEOPLE:
+        (folder / who).mkdir(parents=True)
+        for photo in sorted((datasets / "five_celebs" / who).iterdir())[:12]:
+            shutil.copy(photo, folder / who / photo.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def template(photo_folder, default_pipeline, tmp_path_factory):
+    store = tmp_path_factory.mktemp("faults") / "store"
+    with FaceGraph(store, pipeline=default_pipeline) as graph:
+        graph.index([photo_folder])
+        graph.cluster_all()
+        largest, second = [p["person_id"] for p in graph.list_persons(limit=2)]
+        graph.merge_persons([largest, second], largest)
+        graph.name_person(largest, "Somebody")
+    return store
+
+
+@pytest.fixture
+def copies(template, photo_folder, tmp_path):
+    """This test's own store and photo folder, the store's paths pointing into the test's folder."""
+    shutil.copytree(photo_folder, tmp_path / "photos")
+    shutil.copytree(template, tmp_path / "store")
+    with open_graph(tmp_path / "store") as graph:
+        for image_id, path in graph.collection.photos_under(photo_folder).items():
+            graph.collection.move_photo(image_id, tmp_path / "photos" / os.path.relpath(path, photo_folder))
+    return tmp_path / "store", tmp_path / "photos"
+
+
+def open_graph(store, pipeline=None) -> FaceGraph:
+    return FaceGraph(store, pipeline=pipeline or (lambda: None))
+
+
+def consistent(graph) -> dict:
+    """The store's invariants (every face's person has a record, every face its photo, every record's pins are
+    faces of its person); returns face id -> person id."""
+    faces = {p.payload["face_id"]: p.payload for p in graph.store.scroll(FACES)}
+    records = {p.payload["person_id"]: p.payload for p in graph.store.scroll(PERSONS)}
+    photos = {p.payload["image_id"] for p in graph.store.scroll(PHOTOS)}
+    person_of = {face_id: payload["person_id"] for face_id, payload in faces.items()}
+    assert {p for p in person_of.values() if p} <= set(records), "a face names a person without a record"
+    assert {payload["image_id"] for payload in faces.values()} <= photos, "a face without its photo"
+    for person_id, record in records.items():
+        assert all(person_of.get(face) == person_id for face in record.get("pinned_faces", [])), person_id
+    for person in graph.list_persons(limit=1000):
+        assert graph.get_person(person["person_id"])["face_count"] == person["face_count"]
+    return person_of
+
+
+# ---- names and files ----------------------------------------------------------------------------------------
+
+def test_a_name_that_is_not_utf8_is_stored_losslessly_and_stops_nothing(datasets, default_pipeline, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photos = sorted((datasets / "five_celebs" / "Madonna").iterdir())[:3]
+    odd = os.fsdecode(bytes(folder) + b"/caf\xe9 \xff.jpg")  # Latin-1 bytes, as an old camera card names files
+    shutil.copy(photos[0], odd)
+    for photo in photos[1:]:
+        shutil.copy(photo, folder / photo.name)
+    with open_graph(tmp_path / "store", default_pipeline) as graph:
+        report = graph.index([folder])
+        assert report.indexed == 3 and not report.errors
+        stored = {p.payload["path"]: p.payload for p in graph.store.scroll(PHOTOS)}
+        [readable] = [path for path in stored if "caf" in path]
+        assert readable.endswith("/caf\\xe9 \\xff.jpg")  # shown readably
+        assert photo_path(stored[readable]) == odd and os.path.exists(photo_path(stored[readable]))  # losslessly
+        graph.cluster_all()
+        page = write_gallery(graph, tmp_path / "persons.html")
+        assert page.read_text().count("data:image/jpeg;base64") >= 3  # the crop of the odd photo is found too
+
+
+def test_every_file_that_looks_like_a_photo_is_read_or_reported(datasets, default_pipeline, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(datasets / "five_celebs" / "Madonna" / "train_1.jpg", folder / "a.jpg")
+    with Image.open(datasets / "five_celebs" / "Elton_John" / "train_1.jpg") as image:
+        image.save(folder / "phone.heic", quality=90)  # an iPhone's format
+    (folder / "dangling.jpg").symlink_to(tmp_path / "gone.jpg")
+    (folder / "folder.jpg").mkdir()
+    (folder / "loop.jpg").symlink_to(folder / "loop.jpg")
+    (folder / "notes.txt").write_text("not a photo, and not named like one")
+    with open_graph(tmp_path / "store", default_pipeline) as graph:
+        report = graph.index([folder])
+    reasons = {os.path.basename(error.path): error.reason for error in report.errors}
+    assert report.photos == 5 and report.indexed == 2 and len(report.new_face_ids) >= 2
+    assert reasons == {"dangling.jpg": "broken symbolic link (its target does not exist)",
+                       "folder.jpg": "is a folder, not a photo", "loop.jpg": "symbolic link loop"}
+
+
+def test_store_errors_are_facegraph_errors_on_every_call(tmp_path):
+    with EmbeddedStore(tmp_path / "store") as store:
+        with pytest.raises(StoreError, match="failed to upsert persons: a text value is not valid UTF-8"):
+            store.upsert(PERSONS, ["p"], [{"person_id": "p", "name": "caf\udce9"}])
+        with pytest.raises(StoreError, match="failed to scroll pages faces"):
+            list(store.scroll_pages(FACES, where={"person_id": "\udce9"}))  # raised while iterating
+        assert store.count(PERSONS) == 0
+
+
+def test_a_model_dir_with_a_wrong_file_says_to_replace_it(tmp_path):
+    from facegraph.models.weights import ARCFACE, model_path
+
+    (tmp_path / ARCFACE.name).write_bytes(b"not the model")
+    with pytest.raises(WeightsError, match=f"replace it with {ARCFACE.name} from {ARCFACE.distribution}"):
+        model_path(ARCFACE, model_dir=tmp_path)
+
+
+def test_index_exits_non_zero_when_nothing_was_read(datasets, tmp_path):
+    store = ["--store", str(tmp_path / "store")]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad.jpg").write_bytes(b"not a photo")
+
+    def facegraph(*args):
+        return subprocess.run([sys.executable, "-m", "facegraph", *store, *args], capture_output=True, text=True)
+
+    missing = facegraph("index", str(tmp_path / "no_such_folder"))
+    assert missing.returncode == 1 and "nothing was indexed: no photo could be read in" in missing.stderr
+    empty = facegraph("index", str(tmp_path / "empty"))
+    assert empty.returncode == 1 and "nothing was indexed: no photos found in" in empty.stderr
+    some = facegraph("index", str(tmp_path / "bad.jpg"), str(datasets / "five_celebs" / "Madonna" / "train_1.jpg"))
+    assert some.returncode == 0 and some.stdout.startswith("1 photos indexed") and "skipped" in some.stderr
+
+
+# ---- killed processes ---------------------------------------------------------------------------------------
+
+CHILD = """
+import os, signal, sys
+import facegraph.collection
+facegraph.collection.PAGE = 2  # many small pages of face writes: many points to die between
+from facegraph.persons import FaceGraph
+from facegraph.store.embedded import EmbeddedStore
+
+store, method, collection, survive = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+original, calls = getattr(EmbeddedStore, method), []
+
+def dying(self, name, *args, **kwargs):
+    if name == collection:
+        calls.append(name)
+        if len(calls) > survive:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, name, *args, **kwargs)
+
+setattr(EmbeddedStore, method, dying)
+with FaceGraph(store, pipeline=lambda: None) as graph:
+    graph.cluster_all()
+print("finished")
+"""
+
+
+@pytest.mark.parametrize("method, collection, survive", [
+    ("upsert", PERSONS, 1),  # after the run's mark, before the new persons' records
+    ("set_payloads", FACES, 0),  # the records made, no face written yet
+    ("set_payloads", FACES, 2),  # some pages of faces written
+    ("set_payloads", FACES, 4),
+    ("delete", PERSONS, 0),  # every face written, the stale records not yet deleted
+])
+def test_a_recluster_killed_at_any_point_is_finished_on_the_next_open(copies, tmp_path, method, collection, survive):
+    store, _ = copies
+    with open_graph(store) as graph:
+        graph.cluster_all(threshold=0.9)  # persons fall apart: the default then rewrites most faces
+    shutil.copytree(store, tmp_path / "clean")
+    with open_graph(tmp_path / "clean") as clean:
+        clean.cluster_all()
+        assert clean.last_run["faces_rewritten"] > 5 * 2
+        expected = consistent(clean)
+        vectors = {p.payload["face_id"]: p.vector for p in clean.store.scroll(FACES, with_vectors=True)}
+        names = {p["person_id"]: p["name"] for p in clean.list_persons(limit=1000)}
+    child = subprocess.run([sys.executable, "-c", CHILD, str(store), method, collection, str(survive)],
+                           capture_output=True, text=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    with EmbeddedStore(store) as raw:  # as the killed process left it: no face names a person without a record
+        records = {p.payload["person_id"] for p in raw.scroll(PERSONS)}
+        assert {p.payload["person_id"] for p in raw.scroll(FACES)} - {None} <= records
+    with open_graph(store) as graph:  # opening finishes the run
+        assert consistent(graph) == expected
+        assert {p.payload["face_id"]: p.vector for p in graph.store.scroll(FACES, with_vectors=True)}.keys() == vectors.keys()
+        assert all(np.array_equal(p.vector, vectors[p.payload["face_id"]])
+                   for p in graph.store.scroll(FACES, with_vectors=True))
+        assert {p["person_id"]: p["name"] for p in graph.list_persons(limit=1000)} == names
+        assert graph.records.interrupted_run() is None
+
+
+def test_a_killed_index_build_leaves_no_temp_segments(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(30_000, 512)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with EmbeddedStore(tmp_path / "store") as store:
+        store.upsert(FACES, [f"f{i}" for i in range(len(vectors))], [{"face_id": f"f{i}"} for i in range(len(vectors))],
+                     vectors)
+    builder = subprocess.Popen([sys.executable, "-c", "import sys; from facegraph.store.embedded import EmbeddedStore; "
+                                "EmbeddedStore(sys.argv[1]).optimize()", str(tmp_path / "store")])
+    temp = tmp_path / "store" / FACES / "temp_segments"
+    deadline = time.monotonic() + 120
+    while not list(temp.glob("segment_builder_*")) and builder.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(temp.glob("segment_builder_*")), "the index build never started a segment"
+    builder.send_signal(signal.SIGKILL)
+    builder.wait()
+    with EmbeddedStore(tmp_path / "store") as store:
+        assert not list(temp.glob("segment_builder_*"))
+        assert store.count(FACES) == len(vectors)
+
+
+# ---- deleted and moved photos -------------------------------------------------------------------------------
+
+def test_sync_removes_deleted_photos_and_follows_moved_ones_keeping_corrections(copies, tmp_path):
+    store, folder = copies
+    with open_graph(store) as graph:
+        before = consistent(graph)
+        named = graph.list_persons(limit=1)[0]
+        assert named["name"] == "Somebody"
+        paths = {photo_path(p.payload): p.payload["image_id"] for p in graph.store.scroll(PHOTOS)}
+        members = set(graph.get_person(named["person_id"])["face_ids"])
+    photos = sorted(paths)
+    deleted, moved = photos[0], photos[1]
+    os.remove(deleted)
+    (folder / "elsewhere").mkdir()
+    new_place = shutil.move(moved, folder / "elsewhere" / "renamed.jpg")
+    with open_graph(store) as graph:
+        report = graph.sync_folder(folder)
+        assert (report.photos_checked, report.moved, report.removed_photos, report.new_photos) == (len(photos), 1, 1, 0)
+        after = consistent(graph)
+        gone = {face for face in before if face.startswith(paths[deleted])}
+        assert gone and report.removed_faces == len(gone) and set(after) == set(before) - gone
+        assert all(after[face] == before[face] for face in after)  # persons and corrections of the rest hold
+        person = graph.get_person(named["person_id"])
+        assert person["name"] == "Somebody" and set(person["face_ids"]) == members - gone
+        moved_record = graph.collection.photos([paths[moved]])[paths[moved]]
+        assert photo_path(moved_record) == str(new_place)
+        again = graph.sync_folder(folder)
+        assert (again.moved, again.removed_photos) == (0, 0)
+        graph.cluster_all()
+        assert graph.get_person(named["person_id"])["name"] == "Somebody"
+        assert write_gallery(graph, tmp_path / "persons.html").read_text().count("data:image/jpeg;base64") > 0
+
+
+def test_remove_photos_drops_emptied_persons_and_the_pins_of_removed_faces(copies):
+    store, _ = copies
+    with open_graph(store) as graph:
+        named = graph.list_persons(limit=1)[0]["person_id"]
+        faces = graph.get_person(named)["face_ids"]
+        photos = sorted({face.rsplit("_face", 1)[0] for face in faces})
+        removed = graph.remove_photos(photos)
+        assert removed >= len(faces)
+        consistent(graph)
+        with pytest.raises(PersonNotFoundError):
+            graph.get_person(named)
+        assert not any(graph.collection.is_known(photo) for photo in photos)
+        assert graph.records.pins().keys().isdisjoint(faces)
