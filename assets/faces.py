@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, MetadataValue, Output, asset
 from assets.partitions import fingerprint, photo_batches
 from assets.resources import FaceModels, PhotoFolder
 from assets.tables import faces_table
+from facegraph.collection import display_path
 from facegraph.pipeline import PhotoError, PhotoFaces
 
 
@@ -32,7 +33,7 @@ def batch_faces(context: AssetExecutionContext, models: FaceModels, photos: Phot
         "faces": sum(len(photo.faces) for photo in read),
         "photos_without_faces": sum(not photo.faces for photo in read),
         "errors": len(errors),
-        "unreadable": MetadataValue.json([{"path": e.path, "reason": e.reason} for e in errors]),
+        "unreadable": MetadataValue.json([{"path": display_path(e.path), "reason": e.reason} for e in errors]),
         "seconds": round(seconds, 3),
         "photos_per_second": round(len(paths) / seconds, 2) if seconds else 0.0,
         "models": MetadataValue.json([asdict(model) for model in models.pipeline.models]),

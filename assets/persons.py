@@ -4,7 +4,7 @@ import numpy as np
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from assets.collection import ClusteringConfig, collection_batch
-from assets.resources import STORE_POOL, FaceCollection
+from assets.resources import STORE_POOL, FaceCollection, PhotoFolder
 from evaluation.metrics import singleton_share
 from facegraph.persons import FaceGraph
 
@@ -22,9 +22,15 @@ def person_shares(graph: FaceGraph) -> dict:
 
 
 @asset(deps=[collection_batch], group_name="persons", kinds={"qdrant"}, pool=STORE_POOL)
-def persons(context: AssetExecutionContext, config: ClusteringConfig, store: FaceCollection) -> MaterializeResult:
-    """Every face of the collection grouped into persons (corrections kept, person ids carried over)."""
+def persons(context: AssetExecutionContext, config: ClusteringConfig, store: FaceCollection,
+            photos: PhotoFolder) -> MaterializeResult:
+    """Every face of the collection grouped into persons (corrections kept, person ids carried over), after the
+    photos gone from the photo folder, also whole folders of them, are removed (`FaceGraph.sync_folder`)."""
     graph = store.graph
+    synced = graph.sync_folder(photos.root())
+    if synced.removed_photos or synced.moved:
+        context.log.info(f"{synced.removed_photos} photos gone from {photos.root()} removed with their "
+                         f"{synced.removed_faces} faces; {synced.moved} moved ones followed")
     graph.cluster_all(config.settings())
     run = graph.last_run
     shares = person_shares(graph)
@@ -35,4 +41,6 @@ def persons(context: AssetExecutionContext, config: ClusteringConfig, store: Fac
         "seconds": MetadataValue.json(run.get("seconds", {})),
         "largest_persons": MetadataValue.json(graph.list_persons(limit=5)),
         "store": store.where,
+        "photos_removed": synced.removed_photos,
+        "photos_moved": synced.moved,
     })

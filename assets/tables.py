@@ -20,7 +20,7 @@ from pydantic import Field
 from facegraph.pipeline import Face, PhotoError, PhotoFaces
 
 SCHEMA = pa.schema([
-    ("path", pa.string()),
+    ("path", pa.binary()),  # the file system's bytes: a name need not be UTF-8
     ("image_id", pa.string()),  # null: the photo could not be read
     ("width", pa.int32()),
     ("height", pa.int32()),
@@ -39,9 +39,9 @@ def faces_table(results: list[PhotoFaces | PhotoError]) -> pa.Table:
     rows = []
     for result in results:
         if isinstance(result, PhotoError):
-            rows.append({"path": result.path, "error": result.reason})
+            rows.append({"path": os.fsencode(result.path), "error": result.reason})
             continue
-        photo = {"path": result.path, "image_id": result.image_id, "width": result.width, "height": result.height}
+        photo = {"path": os.fsencode(result.path), "image_id": result.image_id, "width": result.width, "height": result.height}
         rows.extend(photo | {
             "face_id": face.face_id,
             "bbox": [int(v) for v in face.bbox],
@@ -60,10 +60,11 @@ def photos_from_table(table: pa.Table) -> tuple[list[PhotoFaces], list[PhotoErro
     photos: dict[str, PhotoFaces] = {}
     errors = []
     for row in table.to_pylist():
+        path = os.fsdecode(row["path"])
         if row["image_id"] is None:
-            errors.append(PhotoError(row["path"], row["error"]))
+            errors.append(PhotoError(path, row["error"]))
             continue
-        photo = photos.setdefault(row["path"], PhotoFaces(row["path"], row["image_id"], row["width"], row["height"]))
+        photo = photos.setdefault(path, PhotoFaces(path, row["image_id"], row["width"], row["height"]))
         if row["face_id"] is not None:
             photo.faces.append(Face(
                 face_id=row["face_id"],

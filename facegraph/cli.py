@@ -136,7 +136,7 @@ def sync(settings, folder, as_json):
     content, new place) keep their faces and corrections under their new path; then new photos are indexed."""
     with graph_from(settings) as graph:
         report = graph.sync_folder(folder)
-        photos = expand_paths([folder]) if report.new_photos else []
+        photos = expand_paths([folder]) if report.unindexed_files else []
         with tqdm(total=len(photos), unit="photo", disable=None if photos else True, file=sys.stderr) as bar:
             indexed = graph.index(photos, progress=bar.update, phase=bar.set_description) if photos else None
     if as_json:

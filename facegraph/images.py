@@ -216,14 +216,19 @@ def iter_photos(paths, *, max_side: int = DEFAULT_MAX_SIDE,
             yield ImageDecodeError(str(path), f"could not be read ({type(exc).__name__}: {exc})")
 
 
-def photo_ids_in(folder: str | os.PathLike, *, recursive: bool = True) -> dict[str, list[str]]:
-    """image id -> the paths (resolved, sorted) of the readable photo files in `folder` (or, not `recursive`,
-    directly in it) that hold that content. Files are read and hashed, not decoded."""
+def photo_files(folder: str | os.PathLike, *, recursive: bool = True) -> list[Path]:
+    """The entries named like photos in `folder` (`find_photos`), or only those directly in it."""
     folder = Path(folder)
-    paths = find_photos(folder) if recursive else sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+    if recursive:
+        return find_photos(folder)
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+
+
+def photo_ids_of(paths) -> dict[str, list[str]]:
+    """image id -> the paths (resolved, sorted) among `paths` of the readable photo files that hold that
+    content. Files are read and hashed, not decoded."""
     found: dict[str, list[str]] = {}
-    for path in paths:
+    for path in map(Path, paths):
         try:
             found.setdefault(image_id_of(read_file(path)), []).append(str(path.resolve()))
         except ImageDecodeError:

@@ -24,7 +24,7 @@ from facegraph.clustering import ClusterSettings
 from facegraph.collection import Collection, FaceArrays
 from facegraph.constraints import Faces, photo_numbers
 from facegraph.errors import InvalidRequestError, NoFaceError, StoreError, StoreUnavailableError, check_at_least
-from facegraph.images import KnownPhoto, expand_paths, photo_ids_in
+from facegraph.images import KnownPhoto, expand_paths, photo_files, photo_ids_of
 from facegraph.person_ids import carry_over_ids, derived_person_id
 from facegraph.person_merges import MergeSuggestion, suggest_merges
 from facegraph.person_records import PersonRecords, clean_name, now, public
@@ -76,7 +76,7 @@ class SyncReport:
     moved: int = 0  # of them, found at another path in the folder (same content): path updated
     removed_photos: int = 0  # of them, whose content is no longer in the folder: removed with their faces
     removed_faces: int = 0
-    new_photos: int = 0  # photo files in the folder the collection does not hold (for `index`)
+    unindexed_files: int = 0  # files named like photos at paths no stored photo has (new ones, for `index`)
 
 
 def open_store(location: str | os.PathLike | None = None, *, url: str | None = None, api_key: str | None = None) -> FaceStore:
@@ -205,22 +205,27 @@ class FaceGraph:
         return len(removed)
 
     def sync_folder(self, folder: str | os.PathLike, *, recursive: bool = True) -> SyncReport:
-        """Bring the photos stored from `folder` in step with it: a photo whose content is now elsewhere in the
-        folder keeps its faces, persons and corrections, with its new path; a photo whose content is nowhere in
-        it any more is removed (`remove_photos`). New photos are left to `index`. Every photo file in the folder
-        is read (hashed, not decoded), since a name says nothing of content."""
+        """Bring the photos stored from `folder` in step with it: a photo whose file is gone from its path but
+        whose content is elsewhere in the folder keeps its faces, persons and corrections, with its new path; one
+        whose content is nowhere in it is removed (`remove_photos`). New photos are left to `index`.
+
+        Only files at paths no stored photo has are read (hashed, not decoded), and only when a stored photo is
+        missing, so a sync of an unchanged folder reads no photo. A photo edited in place is new content to
+        `index`; its old version stays until its file is gone."""
         stored = self.collection.photos_under(folder, recursive=recursive)
-        present = photo_ids_in(folder, recursive=recursive)
-        report = SyncReport(photos_checked=len(stored))
-        for image_id, path in sorted(stored.items()):
-            if image_id not in present:
-                continue
-            if path not in present[image_id]:
+        files = {str(path.resolve()): path for path in photo_files(folder, recursive=recursive)}
+        stored_paths = set(stored.values())
+        unknown = [path for resolved, path in files.items() if resolved not in stored_paths]
+        missing = sorted(image_id for image_id, path in stored.items() if path not in files)
+        report = SyncReport(photos_checked=len(stored), unindexed_files=len(unknown))
+        present = photo_ids_of(unknown) if missing else {}
+        for image_id in missing:
+            if image_id in present:
                 self.collection.move_photo(image_id, present[image_id][0])
                 report.moved += 1
-        gone = sorted(set(stored) - set(present))
+        gone = [image_id for image_id in missing if image_id not in present]
         report.removed_photos, report.removed_faces = len(gone), self.remove_photos(gone)
-        report.new_photos = sum(image_id not in stored and not self.collection.is_known(image_id) for image_id in present)
+        report.unindexed_files -= report.moved
         return report
 
     # ---- clustering -----------------------------------------------------------------------------------------

@@ -145,3 +145,34 @@ def test_a_face_from_no_batch_fails_the_collection_check_and_blocks_persons(grap
     assert evaluation.metadata["not_from_any_batch"].value == sorted(stray_faces)
     assert not result.asset_materializations_for_node("persons")
     assert not result.success  # a blocking check that fails with ERROR fails its run
+
+
+def test_photos_gone_from_the_folder_leave_the_collection_and_moved_ones_keep_their_faces(datasets, tmp_path):
+    from facegraph.collection import photo_path
+
+    photos = tmp_path / "photos"
+    for who in ("Madonna", "Elton_John", "Ben_Affleck"):
+        (photos / who).mkdir(parents=True)
+        for photo in sorted((datasets / "five_celebs" / who).iterdir())[:5]:
+            shutil.copy(photo, photos / who / photo.name)
+    defs = definitions(tmp_path, photos, tmp_path / "store")
+    with instance_for_test() as instance:
+        materialise_all(defs, instance)
+        before = persons_of(tmp_path / "store")
+        shutil.rmtree(photos / "Ben_Affleck")  # a whole folder gone: its batch never runs again
+        deleted = sorted((photos / "Madonna").iterdir())[0]
+        deleted.unlink()
+        moved = sorted((photos / "Elton_John").iterdir())[0]
+        moved.rename(photos / "Elton_John" / "renamed.jpg")
+        keys = list(defs.resources["photos"].batches())
+        assert len(keys) == 2
+        batch = run(defs, "photo_batch", instance, partition_key="photos/Madonna")
+        assert metadata(batch, "collection_batch")["photos_removed"] == 1  # the batch's own folder, synced
+        recluster = run(defs, "recluster", instance)
+        assert metadata(recluster, "persons")["photos_removed"] == 5  # the vanished folder, synced by the recluster
+        assert metadata(recluster, "persons")["photos_moved"] == 1
+    after = persons_of(tmp_path / "store")
+    with FaceGraph(tmp_path / "store") as graph:
+        paths = {photo_path(p.payload) for p in graph.store.scroll("photos")}
+    assert str(photos / "Elton_John" / "renamed.jpg") in paths and str(moved) not in paths
+    assert len(paths) == 15 - 6 and set(after) < set(before)

@@ -1,5 +1,8 @@
 """The batch table: pipeline results to Arrow and back, without loss."""
 
+import os
+import shutil
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -10,11 +13,13 @@ from facegraph.pipeline import PhotoError, PhotoFaces
 
 @pytest.fixture
 def results(default_pipeline, datasets, broken_files, tmp_path):
-    """Real results: three photos with faces, one without, one unreadable."""
+    """Real results: three photos with faces (one with a name that is not UTF-8), one without, one unreadable."""
     blank = tmp_path / "blank.png"
     Image.new("RGB", (200, 150), (120, 140, 160)).save(blank)
     photos = sorted((datasets / "five_celebs" / "Madonna").iterdir())[:3]
-    return list(default_pipeline.run([*photos, blank, broken_files["notes.jpg"]]))
+    odd = os.fsdecode(bytes(tmp_path) + b"/caf\xe9.jpg")
+    shutil.copy(photos.pop(), odd)
+    return list(default_pipeline.run([*photos, odd, blank, broken_files["notes.jpg"]]))
 
 
 def test_table_turns_back_into_the_same_photos(results):
@@ -35,8 +40,8 @@ def test_table_turns_back_into_the_same_photos(results):
 def test_photos_without_faces_and_unreadable_photos_keep_a_row(results):
     table = faces_table(results)
     rows = table.to_pylist()
-    blank = [row for row in rows if row["path"].endswith("blank.png")]
-    broken = [row for row in rows if row["path"].endswith("notes.jpg")]
+    blank = [row for row in rows if row["path"].endswith(b"blank.png")]
+    broken = [row for row in rows if row["path"].endswith(b"notes.jpg")]
     assert len(blank) == 1 and blank[0]["image_id"] and blank[0]["face_id"] is None
     assert len(broken) == 1 and broken[0]["image_id"] is None and broken[0]["error"]
     faces = sum(len(r.faces) for r in results if isinstance(r, PhotoFaces))

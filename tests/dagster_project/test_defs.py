@@ -19,7 +19,7 @@ def test_definitions_load():
     assert {key.name for key in graph.asset_check_keys} == {
         "embeddings_are_unit_vectors", "collection_holds_the_batches", "person_shares_under_alarms"}
     assert {"photo_batch", "recluster", "sweep"} <= {job.name for job in defs.resolve_all_job_defs()}
-    assert defs.resolve_sensor_def("photo_folder_sensor").job_name == "photo_batch"
+    assert {job.name for job in defs.resolve_sensor_def("photo_folder_sensor").jobs} == {"photo_batch", "recluster"}
     assert defs.resolve_schedule_def("nightly_recluster").cron_schedule == "0 3 * * *"
 
 

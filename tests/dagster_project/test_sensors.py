@@ -56,7 +56,7 @@ def test_nothing_new_skips(instance, photos):
     first = tick(instance, photos)
     second = tick(instance, photos, first.cursor)
     assert not second.run_requests and not second.dynamic_partitions_requests
-    assert "no new or changed photo batches" in second.skip_message
+    assert "no new, changed or vanished photo batches" in second.skip_message
 
 
 def test_a_new_folder_is_picked_up(instance, photos, datasets):
@@ -76,3 +76,15 @@ def test_a_changed_folder_runs_again_without_a_new_partition(instance, photos, d
     assert not second.dynamic_partitions_requests
     assert [r.partition_key for r in second.run_requests] == ["photos/Madonna"]
     assert second.run_requests[0].run_key != first.run_requests[1].run_key
+
+
+def test_a_vanished_folder_requests_a_recluster_that_removes_its_photos(instance, photos):
+    import shutil
+
+    first = tick(instance, photos)
+    shutil.rmtree(photos / "Ben_Affleck")
+    second = tick(instance, photos, first.cursor)
+    [request] = second.run_requests
+    assert request.job_name == "recluster" and request.run_key == "gone:photos/Ben_Affleck"
+    assert sorted(json.loads(second.cursor)) == ["photos/Madonna"]
+    assert tick(instance, photos, second.cursor).skip_message  # asked once

@@ -246,7 +246,7 @@ def test_sync_removes_deleted_photos_and_follows_moved_ones_keeping_corrections(
     new_place = shutil.move(moved, folder / "elsewhere" / "renamed.jpg")
     with open_graph(store) as graph:
         report = graph.sync_folder(folder)
-        assert (report.photos_checked, report.moved, report.removed_photos, report.new_photos) == (len(photos), 1, 1, 0)
+        assert (report.photos_checked, report.moved, report.removed_photos, report.unindexed_files) == (len(photos), 1, 1, 0)
         after = consistent(graph)
         gone = {face for face in before if face.startswith(paths[deleted])}
         assert gone and report.removed_faces == len(gone) and set(after) == set(before) - gone
