@@ -13,11 +13,11 @@ the two.
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import click
 import numpy as np
 from scipy.sparse import csr_matrix
 from tqdm import tqdm
@@ -205,43 +205,43 @@ def load_sets(names, pipeline, *, progress: bool = True) -> list[LabeledEmbeddin
     return loaded
 
 
-def main() -> None:
+@click.command(help=__doc__.split("\n\n")[0] + "\n\nLABELED_SETS: sets under the datasets folder, or folders "
+                    "(default: every dev set).")
+@click.argument("labeled_sets", nargs=-1)
+@click.option("--detector", default="retinaface", show_default=True, help="Detector name or ONNX file.")
+@click.option("--tracking-uri", help="MLflow tracking URI (default: the local store in the data folder).")
+@click.option("--no-refine", is_flag=True, help="Skip the finer pass near each method's best τ.")
+@click.option("--defaults-only", is_flag=True, help="Only score the shipped default (no MLflow).")
+@click.option("--approximate", is_flag=True,
+              help="With --defaults-only: also score it on the approximate neighbour graph, forced on.")
+@click.option("--record", "record_to", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the chosen setting, its scores and the MLflow run here (docs/chosen_default.json is the "
+                   "shipped default's record).")
+def main(labeled_sets, detector, tracking_uri, no_refine, defaults_only, approximate, record_to) -> None:
     from evaluation import tracking
     from facegraph.pipeline import FacePipeline
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("labeled_sets", nargs="*", default=list(DEV_SETS),
-                        help=f"sets under the datasets folder or folders (default: {' '.join(DEV_SETS)})")
-    parser.add_argument("--detector", default="retinaface", help="detector name or ONNX file")
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: the local store in the data folder)")
-    parser.add_argument("--no-refine", action="store_true", help="skip the finer pass near each method's best tau")
-    parser.add_argument("--defaults-only", action="store_true", help="only score the shipped default (no MLflow)")
-    parser.add_argument("--approximate", action="store_true",
-                        help="with --defaults-only: also score it on the approximate neighbour graph, forced on")
-    parser.add_argument("--record", type=Path, help="write the chosen setting, its scores and the MLflow run here "
-                                                    "(docs/chosen_default.json is the shipped default's record)")
-    args = parser.parse_args()
-    sets = load_sets(args.labeled_sets, FacePipeline.from_names(args.detector))
+    sets = load_sets(list(labeled_sets) or list(DEV_SETS), FacePipeline.from_names(detector))
     for embeddings in sets:
-        print(f"{embeddings.set_name}: {len(embeddings.identities)} photos, {len(embeddings.face_ids)} faces, "
-              f"main face found in {embeddings.detection_rate:.2%}")
-    if args.defaults_only:
+        click.echo(f"{embeddings.set_name}: {len(embeddings.identities)} photos, {len(embeddings.face_ids)} faces, "
+                   f"main face found in {embeddings.detection_rate:.2%}")
+    if defaults_only:
         default = ClusterSettings()
-        print(f"the shipped default ({default.name}):")
+        click.echo(f"the shipped default ({default.name}):")
         rows = [row | {"name": row["set"]} for e in sets for row in evaluate(e, [default])]
-        if args.approximate:
+        if approximate:
             forced = default.with_(approximate=True)
             rows += [row | {"name": f"{row['set']} (approximate graph)"} for e in sets for row in evaluate(e, [forced])]
-        print(set_table(rows))
+        click.echo(set_table(rows))
         return
-    result = sweep(sets, refine=not args.no_refine)
-    run_id = tracking.log_sweep(sets, result, tracking_uri=args.tracking_uri)
-    print(combined_table(result))
+    result = sweep(sets, refine=not no_refine)
+    run_id = tracking.log_sweep(sets, result, tracking_uri=tracking_uri)
+    click.echo(combined_table(result))
     chosen = result.combined()[0]
-    print(f"chosen: {chosen['name']} (worst-set BCubed F1 {chosen['worst_bcubed_f1']:.4f}); MLflow parent run {run_id}")
-    print(set_table([chosen["per_set"][name] | {"name": name} for name in result.sets]))
-    if args.record:
-        args.record.write_text(json.dumps(record(result, run_id), indent=2) + "\n")
+    click.echo(f"chosen: {chosen['name']} (worst-set BCubed F1 {chosen['worst_bcubed_f1']:.4f}); MLflow parent run {run_id}")
+    click.echo(set_table([chosen["per_set"][name] | {"name": name} for name in result.sets]))
+    if record_to:
+        record_to.write_text(json.dumps(record(result, run_id), indent=2) + "\n")
 
 
 def record(result: SweepResult, run_id: str) -> dict:

@@ -13,12 +13,12 @@ from dataclasses import asdict
 import click
 from tqdm import tqdm
 
-from facegraph.collection import display_path
+from facegraph.collection import display_path, photo_path
 from facegraph.errors import FacegraphError
 from facegraph.images import expand_paths
 from facegraph.models.weights import sample_photos_dir
 from facegraph.clustering import METHODS, ClusterSettings
-from facegraph.persons import FaceGraph
+from facegraph.persons import CLUSTER_PHASES, FaceGraph
 from facegraph.pipeline import FacePipeline, PhotoError
 from facegraph.settings import Settings
 
@@ -47,6 +47,27 @@ def graph_from(settings: Settings) -> FaceGraph:
                      pipeline=lambda: pipeline_from(settings))
 
 
+def counted(number: int, noun: str) -> str:
+    """"1 face", "2 faces"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def model_options(command):
+    """--detector, --embedder and --model-dir, for the commands that run the models."""
+    for option in reversed([
+        click.option("--detector", help='"retinaface" (default), "scrfd", or a detector ONNX file. Env: FACEGRAPH_DETECTOR.'),
+        click.option("--embedder", help='"arcface" (default) or an ArcFace-style ONNX file. Env: FACEGRAPH_EMBEDDER.'),
+        click.option("--model-dir", type=click.Path(file_okay=False), help="Read model files from this folder (offline)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def with_models(settings: Settings, detector, embedder, model_dir) -> Settings:
+    overrides = {k: v for k, v in {"detector": detector, "embedder": embedder, "model_dir": model_dir}.items() if v}
+    return settings.model_copy(update=overrides)
+
+
 def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
@@ -61,6 +82,7 @@ def echo_items(items: list, as_json: bool, line, as_dict=lambda item: item) -> N
 
 
 @click.group()
+@click.version_option(package_name="facegraph", prog_name="facegraph")
 @click.option("--store", type=click.Path(file_okay=False), help="Embedded store folder. Env: FACEGRAPH_STORE.")
 @click.option("--url", help="Qdrant server URL, instead of the embedded store. Env: FACEGRAPH_QDRANT_URL.")
 @click.pass_context
@@ -72,53 +94,58 @@ def cli(ctx, store, url):
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--detector", help='"retinaface" (default), "scrfd", or a detector ONNX file. Env: FACEGRAPH_DETECTOR.')
-@click.option("--embedder", help='"arcface" (default) or an ArcFace-style ONNX file. Env: FACEGRAPH_EMBEDDER.')
-@click.option("--model-dir", type=click.Path(file_okay=False), help="Read model files from this folder (offline).")
+@model_options
 @json_option
 @click.pass_obj
 def faces(settings, paths, detector, embedder, model_dir, as_json):
     """Detect and embed the faces in PATHS without storing them (default: the sample group photos)."""
-    overrides = {k: v for k, v in {"detector": detector, "embedder": embedder, "model_dir": model_dir}.items() if v}
-    settings = settings.model_copy(update=overrides)
+    settings = with_models(settings, detector, embedder, model_dir)
     pipeline = pipeline_from(settings)
     photos = expand_paths(paths or (str(sample_photos_dir(settings.cache_dir)),))
-    counts = {"photos": 0, "faces": 0, "errors": 0}
-    for result in tqdm(pipeline.run(photos), total=len(photos), unit="photo", disable=None, file=sys.stderr):
+    read, unreadable = [], []
+    for result in tqdm(pipeline.run(photos), total=len(photos), unit="photo", disable=None, file=sys.stderr,
+                       desc="reading and embedding photos"):
         if isinstance(result, PhotoError):
-            counts["errors"] += 1
+            unreadable.append({"path": display_path(result.path), "reason": result.reason})
             click.echo(f"skipped {display_path(result.path)}: {result.reason}", err=True)
             continue
-        counts["photos"] += 1
-        counts["faces"] += len(result.faces)
-        if as_json:
-            click.echo(json.dumps({
-                "path": display_path(result.path), "image_id": result.image_id, "width": result.width, "height": result.height,
-                "faces": [{"face_id": f.face_id, "bbox": list(f.bbox), "det_score": round(f.det_score, 4),
-                           "quality_score": round(f.quality_score, 3)} for f in result.faces],
-            }))
-        else:
-            click.echo(f"{display_path(result.path)}: {len(result.faces)} faces ({result.width}x{result.height}, id {result.image_id})")
+        read.append({
+            "path": display_path(result.path), "image_id": result.image_id, "width": result.width, "height": result.height,
+            "faces": [{"face_id": f.face_id, "bbox": list(f.bbox), "det_score": round(f.det_score, 4),
+                       "quality_score": round(f.quality_score, 3)} for f in result.faces],
+        })
+        if not as_json:
+            click.echo(f"{read[-1]['path']}: {counted(len(result.faces), 'face')} ({result.width}x{result.height}, "
+                       f"id {result.image_id})")
+    faces_found = sum(len(photo["faces"]) for photo in read)
+    if as_json:
+        echo_json({"photos": read, "unreadable": unreadable, "faces": faces_found,
+                   "models": [asdict(model) for model in pipeline.models]})
+        return
     models = ", ".join(f"{m.family} {m.file} sha256:{m.sha256[:12]} on {m.provider}" for m in pipeline.models)
-    click.echo(f"{counts['photos']} photos, {counts['faces']} faces, {counts['errors']} unreadable; models: {models}",
-               err=as_json)
+    click.echo(f"{counted(len(read), 'photo')}, {counted(faces_found, 'face')}, {len(unreadable)} unreadable; "
+               f"models: {models}")
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
+@model_options
 @json_option
 @click.pass_obj
-def index(settings, paths, as_json):
+def index(settings, paths, detector, embedder, model_dir, as_json):
     """Add the faces of PATHS (photos or folders) to the store; photos indexed before are skipped."""
-    photos = expand_paths(paths)
-    with graph_from(settings) as graph, tqdm(total=len(photos), unit="photo", disable=None, file=sys.stderr) as bar:
-        report = graph.index(photos, progress=bar.update, phase=lambda step: bar.set_description(step))
+    settings = with_models(settings, detector, embedder, model_dir)
+    with tqdm(unit="photo", disable=None, file=sys.stderr, desc="finding photos") as bar:
+        photos = expand_paths(paths)
+        bar.reset(total=len(photos))
+        with graph_from(settings) as graph:
+            report = graph.index(photos, progress=bar.update, phase=bar.set_description)
     for error in report.errors:
         click.echo(f"skipped {display_path(error.path)}: {error.reason}", err=True)
     if as_json:
         echo_json(asdict(report))
     else:
-        click.echo(f"{report.indexed} photos indexed, {len(report.new_face_ids)} new faces, "
+        click.echo(f"{counted(report.indexed, 'photo')} indexed, {counted(len(report.new_face_ids), 'new face')}, "
                    f"{report.already_indexed} already indexed, {len(report.errors)} unreadable")
     if not report.indexed + report.already_indexed:  # some bad photos among good ones still exit 0
         where = ", ".join(display_path(path) for path in paths)
@@ -159,11 +186,17 @@ def sync(settings, folder, as_json):
               help="Also merge persons that are each other's nearest with mean directions this alike.")
 @click.option("--poor-threshold", type=float, default=DEFAULT.poor_threshold, show_default=True,
               help="Quality-aware linking: the bar for two poor (small, blurred) faces; τ for clear ones.")
+@json_option
 @click.pass_obj
-def cluster_all(settings, **options):
+def cluster_all(settings, as_json, **options):
     """Group every face in the store into persons, keeping corrections."""
-    with graph_from(settings) as graph:
-        click.echo(f"{graph.cluster_all(ClusterSettings(**options))} persons")
+    with graph_from(settings) as graph, tqdm(total=len(CLUSTER_PHASES), disable=None, file=sys.stderr,
+                                             bar_format="{desc} ({n_fmt}/{total_fmt})") as bar:
+        persons = graph.cluster_all(ClusterSettings(**options), phase=lambda step: (bar.set_description(step), bar.update()))
+    if as_json:
+        echo_json(graph.last_run)
+    else:
+        click.echo(counted(persons, "person"))
 
 
 @cli.command("assign-person")
@@ -198,7 +231,7 @@ def list_persons(settings, limit, offset, as_json):
     """List persons, largest first."""
     with graph_from(settings) as graph:
         persons = graph.list_persons(limit, offset)
-    echo_items(persons, as_json, lambda p: f"{p['person_id']}  {p['face_count']:5d} faces  {p['name'] or ''}")
+    echo_items(persons, as_json, lambda p: f"{p['person_id']}  {counted(p['face_count'], 'face'):>11}  {p['name'] or ''}")
 
 
 @cli.command("get-person")
@@ -212,7 +245,7 @@ def get_person(settings, person_id, as_json):
     if as_json:
         echo_json(person)
     else:
-        click.echo(f"{person['person_id']} {person['name'] or '(unnamed)'}: {person['face_count']} faces")
+        click.echo(f"{person['person_id']} {person['name'] or '(unnamed)'}: {counted(person['face_count'], 'face')}")
         click.echo("\n".join(person["face_ids"]))
 
 
@@ -270,7 +303,10 @@ def search(settings, image, limit, as_json):
     """Faces most like the largest face in IMAGE."""
     with graph_from(settings) as graph:
         results = graph.search(image, limit)
-    echo_items(results, as_json, lambda r: f"{r.score:.3f}  {r.face_id}  {r.person_id or '-'}", as_dict=asdict)
+        photos = graph.collection.photos(r.image_id for r in results)
+    path_of = {image_id: display_path(photo_path(photo)) for image_id, photo in photos.items()}
+    echo_items(results, as_json, lambda r: f"{r.score:.3f}  {r.face_id}  {r.person_id or '-'}  {path_of.get(r.image_id, '')}",
+               as_dict=lambda r: asdict(r) | {"path": path_of.get(r.image_id)})
 
 
 @cli.command("find-person")

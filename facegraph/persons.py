@@ -32,7 +32,8 @@ from facegraph.pipeline import Face, FacePipeline, PhotoError, PhotoFaces
 from facegraph.store.base import FaceStore
 
 log = logging.getLogger(__name__)
-ASSIGN_NEIGHBOURS = 10  # nearest faces whose persons `find_person` weighs
+ASSIGN_NEIGHBOURS = 10
+CLUSTER_PHASES = ("reading faces", "finding neighbours", "clustering", "writing persons")  # as `cluster_all` announces them  # nearest faces whose persons `find_person` weighs
 
 
 class PhaseClock:
@@ -149,9 +150,15 @@ class FaceGraph:
         changes nothing. Unreadable photos are reported in the result and the rest go on.
 
         `progress`, if given, is called with the number of photos done after each one (for a progress bar), and
-        `phase` with the name of each step after the photos ("building the search index").
+        `phase` with the name of each step as it starts ("loading the models", "reading and embedding photos",
+        "building the search index").
         """
-        results = self.pipeline.run(expand_paths(paths), is_known=self.collection.is_known)
+        phase = phase or (lambda step: None)
+        if not isinstance(self._pipeline, FacePipeline):
+            phase("loading the models")
+        pipeline = self.pipeline
+        phase("reading and embedding photos")
+        results = pipeline.run(expand_paths(paths), is_known=self.collection.is_known)
         return self.add_photos(results, progress=progress, phase=phase)
 
     def add_photos(self, photos: Iterable[PhotoFaces | PhotoError | KnownPhoto], *, assign: bool = False,
@@ -230,7 +237,8 @@ class FaceGraph:
 
     # ---- clustering -----------------------------------------------------------------------------------------
 
-    def cluster_all(self, settings: ClusterSettings | None = None, **changes) -> int:
+    def cluster_all(self, settings: ClusterSettings | None = None, *, phase: Callable[[str], None] | None = None,
+                    **changes) -> int:
         """Group every face into persons; returns the number of persons.
 
         `settings` (default: this graph's, with any `changes` such as `threshold=0.3`) say how: the neighbour
@@ -239,10 +247,12 @@ class FaceGraph:
         what changed is written. `last_run` then holds the settings, counts and the seconds each phase took.
         """
         settings = (settings or self.settings).with_(**changes)
+        phase = phase or (lambda step: None)
         clock = PhaseClock()
+        phase(CLUSTER_PHASES[0])
         faces = self.collection.read_faces()
         clock.lap("read")
-        person_of, details = self._recluster(faces, settings, clock)
+        person_of, details = self._recluster(faces, settings, clock, phase=phase)
         self.last_run = settings.parameters() | {"faces": len(faces), **details, "persons": len(set(person_of)),
                                                  "seconds": clock.laps}
         return len(set(person_of))
@@ -271,14 +281,18 @@ class FaceGraph:
         return {face_id: person for face_id, person in zip(new.face_ids, person_of) if face_id in wanted}
 
     def _recluster(self, faces: FaceArrays, settings: ClusterSettings, clock: PhaseClock,
-                   scope: list[str] | None = None) -> tuple[list[str], dict]:
+                   scope: list[str] | None = None, phase: Callable[[str], None] = lambda step: None,
+                   ) -> tuple[list[str], dict]:
         """Cluster `faces` (all of the collection, or of the persons in `scope` with new faces), carry person ids
         over, and write what changed; returns each face's person and what the run did."""
         known, pinned_persons = self._clustering_input(faces)
+        phase(CLUSTER_PHASES[1])
         graph, graph_kind = self._neighbour_graph(faces, settings, whole_collection=scope is None)
         clock.lap("neighbour_graph")
+        phase(CLUSTER_PHASES[2])
         labels = clustering.cluster(graph, known, settings) if len(faces) else np.zeros(0, np.int64)
         clock.lap("clustering")
+        phase(CLUSTER_PHASES[3])
         reserved = {int(labels[i]): pinned_persons[known.pins[i]] for i in np.flatnonzero(known.pins >= 0)}
         ids = carry_over_ids(labels, faces.face_ids, faces.person_ids, reserved)
         person_of = [ids[label] for label in labels]

@@ -10,17 +10,33 @@ def test_faces_prints_each_photo_and_a_summary(datasets, broken_files):
     result = CliRunner().invoke(cli, ["faces", str(photo), str(broken_files["empty.jpg"])])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert sum(line.startswith(str(photo)) and "faces" in line for line in lines) == len(list(photo.iterdir()))
+    assert sum(line.startswith(str(photo)) and " face" in line for line in lines) == len(list(photo.iterdir()))
+    assert any(line.endswith(")") and ": 1 face (" in line for line in lines)  # "1 face", not "1 faces"
     assert f"skipped {broken_files['empty.jpg']}: file is empty" in result.output
     assert "1 unreadable; models: retinaface retinaface_mnet025.onnx sha256:b7a7acab55e1" in lines[-1]
 
 
-def test_faces_json_is_one_object_per_photo(datasets):
+def test_faces_json_is_one_document(datasets, broken_files):
     photo = datasets / "deepface_celebs" / "Scarlett_Johansson" / "img47.jpg"
-    result = CliRunner().invoke(cli, ["faces", "--json", "--detector", "scrfd", str(photo)])
+    result = CliRunner().invoke(cli, ["faces", "--json", "--detector", "scrfd", str(photo), str(broken_files["empty.jpg"])])
     assert result.exit_code == 0, result.output
-    [record] = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    document = json.loads(result.stdout)
+    [record] = document["photos"]
     assert record["path"] == str(photo) and record["faces"][0]["face_id"] == record["image_id"] + "_face0"
+    assert document["faces"] == 1 and document["unreadable"] == [{"path": str(broken_files["empty.jpg"]),
+                                                                   "reason": "file is empty"}]
+    assert [m["family"] for m in document["models"]] == ["scrfd", "arcface"]
+
+
+def test_version_and_python_m():
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"facegraph, version {version('facegraph')}"
+    done = subprocess.run([sys.executable, "-m", "facegraph", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "sync" in done.stdout and "cluster-all" in done.stdout
 
 
 def test_errors_print_type_and_message_and_exit_1(monkeypatch, capsys, tmp_path):
@@ -35,6 +51,11 @@ def test_errors_print_type_and_message_and_exit_1(monkeypatch, capsys, tmp_path)
 
 
 def test_persons_workflow_through_the_cli(datasets, tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    from facegraph.models.weights import default_cache_dir
+
+    model_dir = default_cache_dir() / "models"  # the fetched weights, read as an offline folder
     runner, store = CliRunner(), ["--store", str(tmp_path / "store")]
     folders = [str(datasets / "five_celebs" / "Madonna"), str(datasets / "five_celebs" / "Elton_John")]
     photos = sum(len(list((datasets / "five_celebs" / who).iterdir())) for who in ("Madonna", "Elton_John"))
@@ -46,7 +67,11 @@ def test_persons_workflow_through_the_cli(datasets, tmp_path, monkeypatch, capsy
 
     assert run("index", *folders).startswith(f"{photos} photos indexed")
     assert run("index", *folders).startswith(f"0 photos indexed, 0 new faces, {photos} already indexed")
+    assert run("index", "--detector", "retinaface", "--model-dir", str(model_dir), folders[0]).startswith(
+        f"0 photos indexed, 0 new faces, {len(list(Path(folders[0]).iterdir()))} already indexed")
     assert run("cluster-all", "--threshold", "0.6").strip().endswith("persons")  # strict: persons fall apart
+    last_run = json.loads(run("cluster-all", "--threshold", "0.6", "--neighbours", "8", "--json"))
+    assert last_run["neighbours"] == 8 and last_run["faces_rewritten"] == 0 and last_run["faces"] >= photos
     suggested = json.loads(run("suggest-merges", "--json", "--limit", "3"))
     assert len(suggested) == 3 and {"person_ids", "similarity", "average_similarity", "closest_similarity",
                                     "face_counts"} <= set(suggested[0])
@@ -60,7 +85,9 @@ def test_persons_workflow_through_the_cli(datasets, tmp_path, monkeypatch, capsy
     merged = json.loads(run("get-person", first, "--json"))
     assert merged["name"] == "Madonna" and merged["face_count"] == persons[0]["face_count"] + persons[1]["face_count"]
     assert run("find-person", str(datasets / "five_celebs" / "Madonna" / "train_1.jpg")).strip().startswith("person_")
-    assert json.loads(run("search", "--json", "--limit", "3", folders[0] + "/train_1.jpg"))[0]["score"] > 0.99
+    [best, *_] = json.loads(run("search", "--json", "--limit", "3", folders[0] + "/train_1.jpg"))
+    assert best["score"] > 0.99 and best["path"] == folders[0] + "/train_1.jpg"
+    assert run("search", "--limit", "1", folders[0] + "/train_1.jpg").strip().endswith(folders[0] + "/train_1.jpg")
     run("gallery", "--output", str(tmp_path / "persons.html"))
     assert "Madonna" in (tmp_path / "persons.html").read_text()
 

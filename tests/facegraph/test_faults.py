@@ -146,7 +146,7 @@ def test_index_exits_non_zero_when_nothing_was_read(datasets, tmp_path):
     empty = facegraph("index", str(tmp_path / "empty"))
     assert empty.returncode == 1 and "nothing was indexed: no photos found in" in empty.stderr
     some = facegraph("index", str(tmp_path / "bad.jpg"), str(datasets / "five_celebs" / "Madonna" / "train_1.jpg"))
-    assert some.returncode == 0 and some.stdout.startswith("1 photos indexed") and "skipped" in some.stderr
+    assert some.returncode == 0 and some.stdout.startswith("1 photo indexed") and "skipped" in some.stderr
 
 
 # ---- killed processes ---------------------------------------------------------------------------------------

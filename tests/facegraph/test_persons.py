@@ -486,3 +486,14 @@ def test_add_photos_is_the_one_ingest_path_and_counts_a_duplicate_once(graph, la
     assert all(person is not None for person in graph.collection.persons_of_faces(report.new_face_ids))
     again = graph.index([photo, copy])  # known by content: read, not decoded, nothing written
     assert again.already_indexed == 2 and again.indexed == 0 and not again.new_face_ids
+
+
+def test_index_and_cluster_all_announce_each_phase(graph, labeled):
+    from facegraph.persons import CLUSTER_PHASES
+
+    steps = []
+    graph.index([labeled[1][0].path], phase=steps.append)
+    assert steps == ["reading and embedding photos", "building the search index"]
+    steps.clear()
+    graph.cluster_all(phase=steps.append)
+    assert steps == list(CLUSTER_PHASES)
