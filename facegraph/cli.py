@@ -20,6 +20,7 @@ from facegraph.models.weights import sample_photos_dir
 from facegraph.clustering import METHODS, ClusterSettings
 from facegraph.persons import CLUSTER_PHASES, FaceGraph
 from facegraph.pipeline import FacePipeline, PhotoError
+from facegraph.review.command import serve
 from facegraph.settings import Settings
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
@@ -331,6 +332,9 @@ def gallery(settings, output, max_persons):
     with graph_from(settings) as graph:
         path = write_gallery(graph, output, max_persons=max_persons)
     click.echo(f"wrote {path}")
+
+
+cli.add_command(serve)
 
 
 def main():

@@ -1,0 +1,188 @@
+"""The review app: a local web page to look at the persons of a `FaceGraph` and correct them.
+
+Every GET only reads. Every correction is a POST form that calls the same `FaceGraph` method as the CLI and then
+redirects to a page (POST/redirect/GET), so reloading never repeats a correction. facegraph's errors become a page
+with their message: 404 for a person or face that does not exist, 400 for any other.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+from urllib.parse import quote, urlsplit
+
+from fastapi import FastAPI, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from facegraph.collection import display_path, photo_path
+from facegraph.errors import FacegraphError, ImageDecodeError, InvalidRequestError, NotFoundError, PersonNotFoundError
+from facegraph.images import read_photo
+from facegraph.person_records import MAX_NAME_LENGTH
+from facegraph.review.faces import THUMBNAIL, face_crop, jpeg, shown_faces
+from facegraph.review.pages import Pager, face_view, render
+
+PERSONS_PAGE = 50  # person cards a page
+FACES_PAGE = 60  # faces of a person a page
+TARGETS = 200  # largest persons offered as move targets; any other id can be typed
+SUGGESTIONS = 10
+CACHED = {"Cache-Control": "private, max-age=3600"}  # a face id names one crop of one photo's content, for good
+FormList = Annotated[list[str], Form()]  # every checked box of a name, none if none is
+
+
+def create_app(graph, *, hosts: list[str] | None = None) -> FastAPI:
+    """The review app over `graph`. `hosts`: the only Host names it answers to (None: any), which keeps a web
+    page on another site from reaching it by DNS rebinding; `server.serve` passes the loopback names."""
+    app = FastAPI(title="facegraph review", docs_url=None, redoc_url=None, openapi_url=None)
+    if hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    lock = threading.Lock()  # requests run in a thread pool; the store serves one of them at a time
+
+    @app.middleware("http")
+    async def same_origin_posts(request: Request, call_next):
+        # a form on another site may post here (the browser says so in Origin): refuse it
+        origin = request.headers.get("origin")
+        if request.method == "POST" and origin is not None and urlsplit(origin).netloc != request.url.netloc:
+            return error_page("a correction may only come from this app's own pages", 403)
+        return await call_next(request)
+
+    @app.exception_handler(FacegraphError)
+    async def facegraph_error(request: Request, exc: FacegraphError):
+        return error_page(f"{type(exc).__name__}: {exc}", 404 if isinstance(exc, NotFoundError) else 400)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        return error_page("; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors()), 400)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        return error_page(str(exc.detail), exc.status_code, exc.headers)
+
+    @app.get("/", response_class=HTMLResponse)
+    def persons(page: int = Query(1, ge=1)):
+        with lock:  # one more than a page: whether there is a next one
+            found = graph.list_persons(limit=PERSONS_PAGE + 1, offset=(page - 1) * PERSONS_PAGE)
+        return html("persons.html", cards=[card(p) for p in found[:PERSONS_PAGE]], back=f"/?page={page}",
+                    page=Pager(page, has_next=len(found) > PERSONS_PAGE))
+
+    @app.get("/persons/{person_id}", response_class=HTMLResponse)
+    def person(person_id: str, page: int = Query(1, ge=1)):
+        with lock:
+            found = graph.get_person(person_id)
+            faces = shown_faces(graph, found)
+            targets = [p for p in graph.list_persons(limit=TARGETS + 1) if p["person_id"] != person_id][:TARGETS]
+        shown = [face_view(f, face_url(f["face_id"])) for f in faces[(page - 1) * FACES_PAGE : page * FACES_PAGE]]
+        return html("person.html", person=found, faces=shown, targets=targets, max_name=MAX_NAME_LENGTH,
+                    page=Pager(page, has_next=len(faces) > page * FACES_PAGE))
+
+    @app.get("/suggestions", response_class=HTMLResponse)
+    def suggestions():
+        with lock:
+            found = graph.suggest_merges(SUGGESTIONS)
+            persons = {p: graph.get_person(p) for s in found for p in s.person_ids}
+        return html("suggestions.html", suggestions=[
+            {"evidence": s, "cards": [card(persons[p]) for p in s.person_ids]} for s in found])
+
+    @app.get("/faces/{face_id}.jpg")
+    def face_image(face_id: str):
+        with lock:
+            face = graph.collection.face(face_id).payload
+            photo = graph.collection.photos([face["image_id"]]).get(face["image_id"])
+        crop = face_crop(photo, face["bbox"], size=2 * THUMBNAIL)  # decoded outside the lock: the store is free
+        if crop is None:
+            raise HTTPException(404, f"the photo of face {face_id} was moved or cannot be read")
+        return Response(crop, media_type="image/jpeg", headers=CACHED)
+
+    @app.get("/photos/{image_id}.jpg")
+    def photo_image(image_id: str):
+        # the decoded photo, not the file: upright (EXIF), bounded, and a JPEG even where the file is HEIC
+        with lock:
+            photo = graph.collection.photos([image_id]).get(image_id)
+        if photo is None:
+            raise HTTPException(404, f"no photo {image_id!r} in the collection")
+        try:
+            decoded = read_photo(photo_path(photo))
+        except ImageDecodeError as exc:
+            raise HTTPException(404, f"photo {display_path(exc.path)} cannot be read: {exc.reason}") from None
+        return Response(jpeg(decoded.pixels, quality=90), media_type="image/jpeg", headers=CACHED)
+
+    @app.post("/merge")
+    def merge(person_ids: FormList = [], back: Annotated[str, Form()] = "/"):
+        with lock:
+            graph.merge_persons(person_ids)
+        return redirect(back if is_local(back) else "/")
+
+    @app.post("/persons/{person_id}/name")
+    def name(person_id: str, name: Annotated[str, Form()] = ""):
+        with lock:
+            graph.name_person(person_id, name)
+        return redirect(person_url(person_id))
+
+    @app.post("/persons/{person_id}/split")
+    def split(person_id: str, face_ids: FormList = []):
+        with lock:
+            graph.split_person(person_id, [face_ids])
+        return redirect(person_url(person_id))
+
+    @app.post("/persons/{person_id}/faces/{face_id}/not-this-person")
+    def not_this_person(person_id: str, face_id: str):
+        with lock:
+            graph.split_person(person_id, [[face_id]])  # the face becomes a person of its own, kept apart
+        return redirect(person_url(person_id))
+
+    @app.post("/persons/{person_id}/move")
+    def move(person_id: str, face_ids: FormList = [], target: Annotated[str, Form()] = ""):
+        target = target.strip()
+        if not face_ids or not target:
+            raise InvalidRequestError("select the faces to move and the person to move them to")
+        with lock:
+            graph.get_person(target)  # an unknown target fails before any face moves
+            if outside := sorted(set(face_ids) - set(graph.get_person(person_id)["face_ids"])):
+                raise InvalidRequestError(f"faces {outside} are not faces of {person_id}")
+            for face_id in face_ids:
+                graph.reassign_face(face_id, target)
+            emptied = not exists(graph, person_id)  # moving its last face deletes the person
+        return redirect(person_url(target if emptied else person_id))
+
+    return app
+
+
+def exists(graph, person_id: str) -> bool:
+    try:
+        graph.get_person(person_id)
+    except PersonNotFoundError:
+        return False
+    return True
+
+
+def is_local(url: str) -> bool:
+    """Whether `url` is a path of this app (never another site: a redirect there would be an open redirect)."""
+    return url.startswith("/") and not url.startswith("//") and "\\" not in url
+
+
+def card(person: dict) -> dict:
+    """A person card of the grid: its representative face only; the card says how many more it has."""
+    face_id = person.get("representative_face_id")
+    return {"person": person, "faces": [{"face_id": face_id, "src": face_url(face_id)}] if face_id else []}
+
+
+def face_url(face_id: str) -> str:
+    return f"/faces/{quote(face_id)}.jpg"
+
+
+def person_url(person_id: str) -> str:
+    return f"/persons/{quote(person_id)}"
+
+
+def html(template: str, status: int = 200, headers: dict | None = None, **context) -> HTMLResponse:
+    return HTMLResponse(render(template, **context), status_code=status, headers=headers)
+
+
+def error_page(message: str, status: int, headers: dict | None = None) -> HTMLResponse:
+    return html("error.html", status, headers, message=message, code=status)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)  # 303: the browser follows with a GET

@@ -1,0 +1,240 @@
+"""The review app (facegraph.review): pages that only read, corrections by POST, errors as pages, and a real
+browser that merges, names and moves a face on a store of real photos."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from facegraph.errors import InvalidRequestError, PersonNotFoundError
+from facegraph.gallery import write_gallery
+from facegraph.persons import FaceGraph
+from facegraph.review import create_app
+from facegraph.review.server import listen
+from facegraph.store.base import FACES, PERSONS, PHOTOS
+
+PEOPLE = ("Madonna", "Elton_John", "Jerry_Seinfeld")
+SCREENSHOTS = "/tmp/facegraph-review-screenshots"  # where a run keeps them unless FACEGRAPH_TEST_ARTIFACTS says
+
+
+@pytest.fixture(scope="module")
+def template(datasets, default_pipeline, tmp_path_factory):
+    """A clustered store of six photos of each of three people, made once and copied for each test."""
+    folder = tmp_path_factory.mktemp("review") / "store"
+    with FaceGraph(folder, pipeline=default_pipeline) as graph:
+        graph.index([photo for who in PEOPLE for photo in sorted((datasets / "five_celebs" / who).iterdir())[:6]])
+        graph.cluster_all()
+    return folder
+
+
+@pytest.fixture
+def graph(template, tmp_path):
+    shutil.copytree(template, tmp_path / "store")
+    with FaceGraph(tmp_path / "store") as graph:
+        yield graph
+
+
+@pytest.fixture
+def client(graph):
+    with TestClient(create_app(graph), follow_redirects=False) as client:
+        yield client
+
+
+def everything(graph) -> dict:
+    """Every point of every collection, to tell whether anything was written."""
+    return {collection: sorted(map(repr, (p.payload for p in graph.store.scroll(collection))))
+            for collection in (FACES, PERSONS, PHOTOS)}
+
+
+def test_pages_and_images_never_write(graph, client):
+    before = everything(graph)
+    person = graph.list_persons(limit=1)[0]
+    face = graph.get_person(person["person_id"])["face_ids"][0]
+    for url in ["/", "/?page=2", f"/persons/{person['person_id']}", "/suggestions", f"/faces/{face}.jpg",
+                f"/photos/{face.rsplit('_face', 1)[0]}.jpg"]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+    assert client.get("/merge").status_code == 405  # a correction is never a GET
+    assert client.get(f"/persons/{person['person_id']}/faces/{face}/not-this-person").status_code == 405
+    assert everything(graph) == before
+
+
+def test_grid_shows_cards_largest_first_with_merge_boxes(graph, client):
+    persons = graph.list_persons()
+    page = client.get("/").text
+    positions = [page.index(f'data-person-id="{p["person_id"]}"') for p in persons]
+    assert positions == sorted(positions)
+    assert page.count('name="person_ids"') == len(persons)
+    assert f'<img src="/faces/{persons[0]["representative_face_id"]}.jpg"' in page
+    assert f"+{persons[0]['face_count'] - 1} more" in page and "unnamed" in page
+    image = client.get(f"/faces/{persons[0]['representative_face_id']}.jpg")
+    assert image.headers["content-type"] == "image/jpeg" and image.content[:2] == b"\xff\xd8"
+
+
+def test_names_are_text_never_markup(graph, client, tmp_path):
+    person = graph.list_persons(limit=1)[0]["person_id"]
+    name = "<script>alert('x')</script> & Co"
+    response = client.post(f"/persons/{person}/name", data={"name": name})
+    assert response.status_code == 303 and response.headers["location"] == f"/persons/{person}"
+    assert graph.get_person(person)["name"] == name
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Co"
+    for page in (client.get(f"/persons/{person}").text, client.get("/").text):
+        assert escaped in page and "<script>" not in page
+    gallery = write_gallery(graph, tmp_path / "persons.html").read_text()  # the same partials, escaped alike
+    assert escaped in gallery and "<script>" not in gallery
+
+
+def test_bad_requests_are_pages_with_the_message(graph, client):
+    person = graph.list_persons(limit=1)[0]["person_id"]
+    before = everything(graph)
+    one = client.post("/merge", data={"person_ids": [person]})
+    assert one.status_code == 400 and "InvalidRequestError: merging needs at least two different persons" in one.text
+    missing = client.get("/persons/person_000000000000")
+    assert missing.status_code == 404 and "no person &#39;person_000000000000&#39;" in missing.text
+    assert client.get("/?page=0").status_code == 400
+    assert client.post(f"/persons/{person}/split", data={}).status_code == 400
+    assert client.post(f"/persons/{person}/move", data={"face_ids": ["nope"], "target": person}).status_code == 400
+    cross_site = client.post("/merge", data={"person_ids": [person, person]}, headers={"origin": "http://evil.test"})
+    assert cross_site.status_code == 403
+    for response in (one, missing):
+        assert "Traceback" not in response.text and response.headers["content-type"].startswith("text/html")
+    assert everything(graph) == before
+
+
+def test_not_this_person_and_split_make_persons_of_their_own(graph, client):
+    person = graph.list_persons(limit=1)[0]["person_id"]
+    faces = graph.get_person(person)["face_ids"]
+    response = client.post(f"/persons/{person}/faces/{faces[0]}/not-this-person")
+    assert response.status_code == 303 and response.headers["location"] == f"/persons/{person}"
+    alone = graph.collection.face(faces[0]).payload["person_id"]
+    assert alone != person and graph.get_person(alone)["face_ids"] == [faces[0]]
+    assert frozenset((person, alone)) in graph.records.kept_apart()
+    client.post(f"/persons/{person}/split", data={"face_ids": faces[1:3]})
+    split_off = graph.collection.face(faces[1]).payload["person_id"]
+    assert graph.get_person(split_off)["face_ids"] == sorted(faces[1:3])
+    assert graph.get_person(person)["face_ids"] == faces[3:]
+
+
+def test_merge_suggestions_can_be_accepted(graph, client):
+    [suggestion] = graph.suggest_merges(1)
+    faces = {f for p in suggestion.person_ids for f in graph.get_person(p)["face_ids"]}
+    page = client.get("/suggestions").text
+    assert all(f'value="{p}"' in page for p in suggestion.person_ids)
+    response = client.post("/merge", data={"person_ids": list(suggestion.person_ids), "back": "/suggestions"})
+    assert response.status_code == 303 and response.headers["location"] == "/suggestions"
+    [kept] = {graph.collection.face(face).payload["person_id"] for face in faces}
+    assert kept in suggestion.person_ids and set(graph.get_person(kept)["face_ids"]) == faces
+
+
+def test_the_app_listens_on_loopback_only():
+    with pytest.raises(InvalidRequestError, match="loopback address only .* got '0.0.0.0'"):
+        listen("0.0.0.0", 0)
+    with listen("127.0.0.1", 0) as taken, pytest.raises(InvalidRequestError, match="choose another --port"):
+        listen("127.0.0.1", taken.getsockname()[1])
+
+
+# ---- in a real browser ------------------------------------------------------------------------------------------
+
+def browser_executable() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class Server:
+    """The review app of `graph` served by uvicorn in a thread, on a free loopback port."""
+
+    def __init__(self, graph):
+        import uvicorn
+
+        self.socket = listen("127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(create_app(graph), log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "the review app did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.socket.close()
+
+
+def keep(screenshot) -> str:
+    """Copy a screenshot where the test run keeps it and say where."""
+    folder = os.environ.get("FACEGRAPH_TEST_ARTIFACTS") or SCREENSHOTS
+    os.makedirs(folder, exist_ok=True)
+    kept = shutil.copy(screenshot, folder)
+    print(f"screenshot: {kept}")
+    return kept
+
+
+def test_a_person_merges_names_and_moves_a_face_in_a_browser(graph, tmp_path):
+    executable = browser_executable()
+    if executable is None:
+        pytest.skip("no Chromium found (chromium or chromium-browser on PATH); apt-get install chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    first, second, third = graph.list_persons(limit=3)
+    faces = {p["person_id"]: set(graph.get_person(p["person_id"])["face_ids"]) for p in (first, second, third)}
+    persons = len(graph.list_persons())  # the test reads the store only while no request runs
+    moved = sorted(faces[second["person_id"]])[0]
+    merged_url = f"/persons/{first['person_id']}"
+    shots = tmp_path / "screenshots"
+    with Server(graph) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.goto(server.url + "/")
+        cards = page.locator("article.person")
+        expect(cards).to_have_count(persons)
+        page.wait_for_load_state("networkidle")  # the thumbnails too
+        page.screenshot(path=shots / "persons-before-merge.png", full_page=True)
+
+        for person in (first, second):  # the largest keeps its id
+            page.check(f'input[name="person_ids"][value="{person["person_id"]}"]')
+        page.click("text=Merge selected")
+        expect(page).to_have_url(server.url + "/?page=1")
+        expect(cards).to_have_count(persons - 1)
+        expect(page.locator(f'[data-person-id="{second["person_id"]}"]')).to_have_count(0)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=shots / "persons-after-merge.png", full_page=True)
+
+        page.click(f'[data-person-id="{first["person_id"]}"] h2 a')
+        expect(page).to_have_url(server.url + merged_url)
+        merged_count = first["face_count"] + second["face_count"]
+        expect(page.locator("p.meta")).to_contain_text(f"{merged_count} faces")
+
+        page.fill('input[name="name"]', "Ada Lovelace")
+        page.click("text=Save name")
+        expect(page.locator("h1")).to_have_text("Ada Lovelace")
+
+        page.check(f'input[name="face_ids"][value="{moved}"]')
+        page.fill('input[name="target"]', third["person_id"])
+        page.click('button:text-is("Move")')
+        expect(page.locator("p.meta")).to_contain_text(f"{merged_count - 1} faces")
+        expect(page).to_have_url(server.url + merged_url)
+        expect(page.locator(f'[data-face-id="{moved}"]')).to_have_count(0)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=shots / "person-after-move.png", full_page=True)
+        browser.close()
+    for shot in sorted(shots.iterdir()):
+        keep(shot)
+
+    merged = graph.get_person(first["person_id"])
+    assert merged["name"] == "Ada Lovelace"
+    assert set(merged["face_ids"]) == (faces[first["person_id"]] | faces[second["person_id"]]) - {moved}
+    with pytest.raises(PersonNotFoundError):
+        graph.get_person(second["person_id"])
+    pins = graph.records.pins()
+    assert all(pins[face] == first["person_id"] for face in merged["face_ids"])
+    assert graph.collection.face(moved).payload["person_id"] == third["person_id"] == pins[moved]
+    assert moved in graph.get_person(third["person_id"])["face_ids"]
