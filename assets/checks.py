@@ -12,6 +12,7 @@ from pydantic import Field
 
 from assets.collection import collection_batch
 from assets.faces import batch_faces
+from assets.metadata import share
 from assets.partitions import photo_batches
 from assets.persons import person_shares, persons
 from assets.resources import STORE_POOL, FaceCollection
@@ -104,7 +105,10 @@ def person_shares_under_alarms(config: PersonAlarms, store: FaceCollection) -> A
     over = [name for name in ("largest_person_share", "singleton_share")
             if judged and shares[name] > getattr(config, name)]
     return AssetCheckResult(passed=not over, severity=AssetCheckSeverity.WARN, metadata={
-        **shares,
+        "faces": shares["faces"],
+        "persons": shares["persons"],
+        "largest_person_share": share(shares["largest_person_share"]),
+        "singleton_share": share(shares["singleton_share"]),
         "alarms": {"largest_person_share": config.largest_person_share, "singleton_share": config.singleton_share},
         "over_alarm": over,
         "judged": judged,

@@ -6,9 +6,11 @@ import pyarrow as pa
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
+from assets.metadata import OWNERS, layer, location, settings_metadata
 from assets.partitions import photo_batches
 from assets.resources import STORE_POOL, FaceCollection
 from assets.tables import photos_from_table
+from assets.versions import CLUSTERING_VERSION
 from facegraph.clustering import METHODS, ClusterSettings
 
 DEFAULT = ClusterSettings()
@@ -36,7 +38,8 @@ class ClusteringConfig(Config):
         return ClusterSettings(**self.model_dump())
 
 
-@asset(partitions_def=photo_batches, group_name="collection", kinds={"qdrant"}, pool=STORE_POOL)
+@asset(partitions_def=photo_batches, group_name="collection", kinds={"qdrant"}, pool=STORE_POOL,
+       code_version=CLUSTERING_VERSION, owners=OWNERS, tags=layer("collection"))
 def collection_batch(context: AssetExecutionContext, config: ClusteringConfig, batch_faces: pa.Table,
                      store: FaceCollection) -> MaterializeResult:
     """The batch's faces in the Qdrant collection (photos already there are skipped); new faces get a person."""
@@ -60,6 +63,6 @@ def collection_batch(context: AssetExecutionContext, config: ClusteringConfig, b
         "photos_removed": sum(r.removed_photos for r in synced),
         "collection_faces": graph.collection.face_count(),
         "collection_photos": graph.collection.photo_count(),
-        "store": store.where,
-        **settings.parameters(),
+        "store": location(store.where),
+        **settings_metadata(settings),
     })

@@ -4,6 +4,7 @@ MLflow."""
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
+from assets.metadata import OWNERS, layer
 from assets.resources import FaceModels, MlflowTracking
 from evaluation.sweep import DEV_SETS, combined_table, load_sets, sweep
 
@@ -14,7 +15,7 @@ class SweepConfig(Config):
     refine: bool = Field(True, description="Also sweep tau in steps of 0.01 near each method's best.")
 
 
-@asset(group_name="evaluation", kinds={"mlflow"})
+@asset(group_name="evaluation", kinds={"mlflow"}, owners=OWNERS, tags=layer("evaluation"))
 def threshold_sweep(context: AssetExecutionContext, config: SweepConfig, models: FaceModels,
                     mlflow: MlflowTracking) -> MaterializeResult:
     """Every clustering method over a range of thresholds on the labeled sets, the best worst-set setting chosen,
@@ -29,11 +30,14 @@ def threshold_sweep(context: AssetExecutionContext, config: SweepConfig, models:
                      f"{chosen['worst_bcubed_f1']:.4f}")
     return MaterializeResult(metadata={
         "labeled_sets": ", ".join(result.sets),
+        "refine": config.refine,
         "photos": sum(len(e.identities) for e in sets),
         "settings": len(result.combined()),
         "chosen": chosen["name"],
         "chosen_worst_bcubed_f1": chosen["worst_bcubed_f1"],
         "chosen_mean_bcubed_f1": chosen["mean_bcubed_f1"],
         "mlflow_parent_run": run_id,
+        "mlflow_run": MetadataValue.url(mlflow.run_url(run_id)),
+        "mlflow_tracking_uri": mlflow.shown_uri,
         "best_per_method": MetadataValue.md(combined_table(result)),
     })

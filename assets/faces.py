@@ -6,14 +6,18 @@ from dataclasses import asdict
 import pyarrow as pa
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
+from assets.metadata import OWNERS, layer
 from assets.partitions import fingerprint, photo_batches
 from assets.resources import FaceModels, PhotoFolder
-from assets.tables import faces_table
+from assets.tables import column_schema, faces_table
+from assets.versions import FACES_VERSION
 from facegraph.collection import display_path
 from facegraph.pipeline import PhotoError, PhotoFaces
 
 
-@asset(partitions_def=photo_batches, io_manager_key="batch_tables", group_name="faces", kinds={"onnx", "parquet"})
+@asset(partitions_def=photo_batches, io_manager_key="batch_tables", group_name="faces", kinds={"onnx", "parquet"},
+       code_version=FACES_VERSION, owners=OWNERS, tags=layer("faces"),
+       metadata={"dagster/column_schema": column_schema()})
 def batch_faces(context: AssetExecutionContext, models: FaceModels, photos: PhotoFolder) -> Output[pa.Table]:
     """The faces of one photo batch: boxes, landmarks, scores and ArcFace embeddings, one row per face."""
     paths = photos.batch(context.partition_key)
@@ -34,7 +38,7 @@ def batch_faces(context: AssetExecutionContext, models: FaceModels, photos: Phot
         "photos_without_faces": sum(not photo.faces for photo in read),
         "errors": len(errors),
         "unreadable": MetadataValue.json([{"path": display_path(e.path), "reason": e.reason} for e in errors]),
-        "seconds": round(seconds, 3),
+        "seconds": round(seconds, 3),  # reading, detecting and embedding are interleaved: one phase
         "photos_per_second": round(len(paths) / seconds, 2) if seconds else 0.0,
         "models": MetadataValue.json([asdict(model) for model in models.pipeline.models]),
         **{model.role: f"{model.family} ({model.file}, sha256 {model.sha256[:12]}…, {model.provider})"

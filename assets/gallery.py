@@ -2,12 +2,13 @@
 
 from dagster import MaterializeResult, MetadataValue, asset
 
+from assets.metadata import OWNERS, layer
 from assets.persons import persons
 from assets.resources import STORE_POOL, DataFolder, FaceCollection
 from facegraph.gallery import write_gallery
 
 
-@asset(deps=[persons], group_name="persons", kinds={"html"}, pool=STORE_POOL)
+@asset(deps=[persons], group_name="persons", kinds={"html"}, pool=STORE_POOL, owners=OWNERS, tags=layer("gallery"))
 def person_gallery(store: FaceCollection, data: DataFolder) -> MaterializeResult:
     """An HTML page of the persons, largest first, with their face crops."""
     path = write_gallery(store.graph, data.file("gallery/persons.html")).resolve()

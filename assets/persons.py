@@ -4,7 +4,9 @@ import numpy as np
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from assets.collection import ClusteringConfig, collection_batch
+from assets.metadata import OWNERS, layer, location, seconds, settings_metadata, share
 from assets.resources import STORE_POOL, FaceCollection, PhotoFolder
+from assets.versions import CLUSTERING_VERSION
 from evaluation.metrics import singleton_share
 from facegraph.persons import FaceGraph
 
@@ -21,7 +23,8 @@ def person_shares(graph: FaceGraph) -> dict:
     }
 
 
-@asset(deps=[collection_batch], group_name="persons", kinds={"qdrant"}, pool=STORE_POOL)
+@asset(deps=[collection_batch], group_name="persons", kinds={"qdrant"}, pool=STORE_POOL,
+       code_version=CLUSTERING_VERSION, owners=OWNERS, tags=layer("persons"))
 def persons(context: AssetExecutionContext, config: ClusteringConfig, store: FaceCollection,
             photos: PhotoFolder) -> MaterializeResult:
     """Every face of the collection grouped into persons (corrections kept, person ids carried over), after the
@@ -31,16 +34,23 @@ def persons(context: AssetExecutionContext, config: ClusteringConfig, store: Fac
     if synced.removed_photos or synced.moved:
         context.log.info(f"{synced.removed_photos} photos gone from {photos.root()} removed with their "
                          f"{synced.removed_faces} faces; {synced.moved} moved ones followed")
-    graph.cluster_all(config.settings())
+    settings = config.settings()
+    graph.cluster_all(settings)
     run = graph.last_run
     shares = person_shares(graph)
     context.log.info(f"{shares['persons']} persons of {shares['faces']} faces ({config.method}, τ={config.threshold})")
     return MaterializeResult(metadata={
-        **{key: value for key, value in run.items() if isinstance(value, (int, float, str))},
-        **shares,
-        "seconds": MetadataValue.json(run.get("seconds", {})),
+        **settings_metadata(settings),
+        "graph": run["graph"],
+        "faces": shares["faces"],
+        "edges": run["edges"],
+        "persons": shares["persons"],
+        "faces_rewritten": run["faces_rewritten"],
+        "largest_person_share": share(shares["largest_person_share"]),
+        "singleton_share": share(shares["singleton_share"]),
+        **seconds(run["seconds"]),
         "largest_persons": MetadataValue.json(graph.list_persons(limit=5)),
-        "store": store.where,
+        "store": location(store.where),
         "photos_removed": synced.removed_photos,
         "photos_moved": synced.moved,
     })

@@ -7,6 +7,7 @@ Each hands the assets facegraph objects, not raw sessions or clients, and holds 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from dagster import ConfigurableResource, Failure, InitResourceContext
 from pydantic import Field, PrivateAttr
@@ -20,6 +21,7 @@ from facegraph.pipeline import DEFAULT_BATCH_SIZE, FacePipeline
 from facegraph.store.embedded import default_store_path
 
 STORE_POOL = "facegraph_store"  # the concurrency pool of every step that opens the collection
+LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store by default
 
 
 class FaceModels(ConfigurableResource):
@@ -119,6 +121,9 @@ class MlflowTracking(ConfigurableResource):
     tracking_uri: str = Field(description="MLflow tracking URI, e.g. sqlite:///data/mlflow.db or http://host:5000.")
     experiment: str = Field(EXPERIMENT, description="The experiment runs are logged to (created if missing).")
     artifact_location: str | None = Field(None, description="Where a new experiment keeps its artifacts.")
+    ui_url: str | None = Field(None, description="Where the MLflow UI of this store is served (default: the "
+                               "tracking URI when it is http(s), else http://127.0.0.1:5000, where `mlflow ui "
+                               "--backend-store-uri <tracking URI>` serves a local store).")
 
     _client = PrivateAttr()
 
@@ -131,6 +136,21 @@ class MlflowTracking(ConfigurableResource):
     def client(self):
         """The `mlflow.tracking.MlflowClient` of the store."""
         return self._client
+
+    @property
+    def shown_uri(self) -> str:
+        """The tracking URI without any user name or password in it, for run metadata."""
+        parts = urlsplit(self.tracking_uri)
+        if "@" not in parts.netloc:
+            return self.tracking_uri  # also keeps sqlite:////abs/path as it is
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+    def run_url(self, run_id: str) -> str:
+        """The address of a run in the MLflow UI (never with credentials)."""
+        base = self.ui_url or (self.shown_uri if self.tracking_uri.startswith(("http://", "https://"))
+                               else LOCAL_MLFLOW_UI)
+        experiment_id = self._client.get_run(run_id).info.experiment_id
+        return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
     def experiment_id(self) -> str:
         """The id of `experiment`, created on first use."""

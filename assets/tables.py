@@ -14,24 +14,39 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from dagster import ConfigurableIOManager, InputContext, OutputContext
+from dagster import (
+    ConfigurableIOManager, InputContext, MetadataValue, OutputContext, TableColumn, TableColumnConstraints, TableSchema,
+)
 from pydantic import Field
 
 from facegraph.pipeline import Face, PhotoError, PhotoFaces
 
-SCHEMA = pa.schema([
-    ("path", pa.binary()),  # the file system's bytes: a name need not be UTF-8
-    ("image_id", pa.string()),  # null: the photo could not be read
-    ("width", pa.int32()),
-    ("height", pa.int32()),
-    ("face_id", pa.string()),  # null: no face in the photo, or it could not be read
-    ("bbox", pa.list_(pa.int32(), 4)),  # x1, y1, x2, y2 in full-size pixels
-    ("landmarks", pa.list_(pa.float32(), 10)),  # five (x, y) points
-    ("det_score", pa.float64()),
-    ("quality_score", pa.float64()),  # the embedding's norm before normalising
-    ("embedding", pa.list_(pa.float32())),  # unit length
-    ("error", pa.string()),  # why the photo could not be read
-])
+# name, Arrow type, description: the table's columns, as the parquet files hold them and the UI shows them
+COLUMNS = [
+    ("path", pa.binary(), "The photo's path as the file system's bytes (os.fsencode): a name need not be UTF-8."),
+    ("image_id", pa.string(), "First 16 hex digits of the SHA-256 of the file; null: the photo could not be read."),
+    ("width", pa.int32(), "Width of the oriented photo, in pixels."),
+    ("height", pa.int32(), "Height of the oriented photo, in pixels."),
+    ("face_id", pa.string(), "{image_id}_face{n}; null: no face in the photo, or it could not be read."),
+    ("bbox", pa.list_(pa.int32(), 4), "x1, y1, x2, y2 in full-size pixels."),
+    ("landmarks", pa.list_(pa.float32(), 10), "Five (x, y) points: eyes, nose, mouth corners."),
+    ("det_score", pa.float64(), "The detector's score."),
+    ("quality_score", pa.float64(), "The embedding's norm before normalising (higher is a clearer face)."),
+    ("embedding", pa.list_(pa.float32()), "The face embedding, unit length (512 float32 for the pinned ArcFace)."),
+    ("error", pa.string(), "Why the photo could not be read; null for a photo that was read."),
+]
+SCHEMA = pa.schema([(name, type_) for name, type_, _ in COLUMNS])
+NEVER_NULL = {"path"}  # every row is a photo; the other columns are null in some kind of row
+
+
+def column_schema(schema: pa.Schema = SCHEMA) -> TableSchema:
+    """The Arrow schema as Dagster's column schema (`dagster/column_schema`), with each known column described."""
+    described = {name: description for name, _, description in COLUMNS}
+    return TableSchema(columns=[
+        TableColumn(field.name, str(field.type), description=described.get(field.name),
+                    constraints=TableColumnConstraints(nullable=field.name not in NEVER_NULL))
+        for field in schema
+    ])
 
 
 def faces_table(results: list[PhotoFaces | PhotoError]) -> pa.Table:
@@ -116,7 +131,11 @@ class BatchTableIOManager(ConfigurableIOManager):
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")  # readers never see half a file
         pq.write_table(obj, partial)
         os.replace(partial, path)
-        context.add_output_metadata({"table": str(path), "dagster/row_count": obj.num_rows})
+        context.add_output_metadata({
+            "table": MetadataValue.path(str(path)),
+            "dagster/row_count": obj.num_rows,
+            "dagster/column_schema": column_schema(obj.schema),
+        })
 
     def load_input(self, context: InputContext) -> pa.Table:
         keys = context.asset_partition_keys if context.has_asset_partitions else [None]

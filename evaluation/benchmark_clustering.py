@@ -142,14 +142,23 @@ def compare_graphs(vectors: np.ndarray, labels: np.ndarray, *, sample: int, exac
 
 
 def cluster_in_child(store_path: str) -> dict:
-    """`cluster_all` at the default in a fresh process over the store: its figures and that process's peak RSS."""
-    code = ("import json, resource, time\n"
+    """`cluster_all` at the default in a fresh process over the store: its figures, that process's peak RSS, and
+    the peak RSS within each phase (sampled every 0.2 s), to see which phase holds the memory."""
+    code = ("import json, os, resource, threading, time\n"
             "from facegraph.persons import FaceGraph\n"
+            "peaks, current, page = {}, ['opening the store'], os.sysconf('SC_PAGE_SIZE')\n"
+            "def sample():\n"
+            "    while True:\n"
+            "        rss = int(open('/proc/self/statm').read().split()[1]) * page  # resident pages\n"
+            "        peaks[current[0]] = max(peaks.get(current[0], 0), rss); time.sleep(0.2)\n"
+            "threading.Thread(target=sample, daemon=True).start()\n"
             f"graph = FaceGraph({store_path!r}, pipeline=lambda: None)\n"
-            "start = time.perf_counter(); persons = graph.cluster_all(); total = time.perf_counter() - start\n"
+            "start = time.perf_counter(); persons = graph.cluster_all(phase=lambda step: current.__setitem__(0, step))\n"
+            "total = time.perf_counter() - start; time.sleep(0.3)\n"
             "graph.close()\n"
             "print(json.dumps(graph.last_run | {'total': total, 'peak_rss_kib': "
-            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n")
+            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+            "'peak_rss_gib_by_phase': {k: round(v / 2**30, 2) for k, v in peaks.items()}}))\n")
     output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -221,6 +230,8 @@ def main() -> None:
         phases = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in run["seconds"].items())
         print(f"cluster_all (fresh process): {run['total']:.0f}s ({phases}); {run['persons']} persons, "
               f"{run['faces_rewritten']} faces written; peak RSS {run['peak_rss_kib'] / 2**20:.2f} GiB")
+        print("  peak RSS within each phase (GiB): " + ", ".join(f"{phase} {gib}" for phase, gib in
+                                                                 run["peak_rss_gib_by_phase"].items()))
         if not args.cluster_only:
             print_store_figures(folder, new_vectors, args)
 

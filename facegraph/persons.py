@@ -32,8 +32,8 @@ from facegraph.pipeline import Face, FacePipeline, PhotoError, PhotoFaces
 from facegraph.store.base import FaceStore
 
 log = logging.getLogger(__name__)
-ASSIGN_NEIGHBOURS = 10
-CLUSTER_PHASES = ("reading faces", "finding neighbours", "clustering", "writing persons")  # as `cluster_all` announces them  # nearest faces whose persons `find_person` weighs
+ASSIGN_NEIGHBOURS = 10  # nearest faces whose persons `find_person` weighs
+CLUSTER_PHASES = ("reading faces", "finding neighbours", "clustering", "writing persons")  # as `cluster_all` announces them
 
 
 class PhaseClock:

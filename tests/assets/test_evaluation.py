@@ -1,6 +1,6 @@
 """The sweep asset on five_celebs, with the real models, read back through the MLflow client."""
 
-from dagster import instance_for_test
+from dagster import UrlMetadataValue, instance_for_test
 from mlflow.tracking import MlflowClient
 
 from evaluation import EXPERIMENT
@@ -25,3 +25,7 @@ def test_sweep_asset_logs_a_sweep_and_reports_the_best_setting(datasets, tmp_pat
     assert parent.data.metrics["chosen_worst_bcubed_f1"] == metadata["chosen_worst_bcubed_f1"]
     assert int(parent.data.params["settings"]) == metadata["settings"]
     assert MlflowClient(uri).get_experiment(parent.info.experiment_id).name == EXPERIMENT
+    run_url = materialization.metadata["mlflow_run"]
+    assert isinstance(run_url, UrlMetadataValue)  # a local store: where `mlflow ui` serves it
+    assert run_url.url == f"http://127.0.0.1:5000/#/experiments/{parent.info.experiment_id}/runs/{parent.info.run_id}"
+    assert metadata["mlflow_tracking_uri"] == uri and metadata["refine"] is False  # named as in SweepConfig

@@ -1,13 +1,21 @@
 """The whole asset graph, materialised in-process on five_celebs with the real models and the embedded store."""
 
 import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from dagster import AssetCheckSeverity, AssetKey, instance_for_test
+from dagster import (
+    AssetCheckSeverity, AssetKey, FloatMetadataValue, IntMetadataValue, PathMetadataValue, TableSchemaMetadataValue,
+    instance_for_test,
+)
 
+from assets.checks import PersonAlarms
+from assets.collection import ClusteringConfig
 from assets.partitions import photo_batches
+from assets.tables import SCHEMA
+from assets.versions import CLUSTERING_VERSION, FACES_VERSION
 from dagster_project.definitions import build_definitions
 from dagster_project.resources import DagsterSettings
 from facegraph.images import read_photo
@@ -76,6 +84,64 @@ def test_batch_faces_are_a_parquet_table_per_batch_with_its_counts(graph):
         assert all(len(model["sha256"]) == 64 and model["provider"] for model in faces["models"])
 
 
+def test_batch_faces_record_their_column_schema_table_path_and_seconds(graph):
+    for key, result in graph.batches.items():
+        [materialization] = result.asset_materializations_for_node("batch_faces")
+        recorded = materialization.metadata
+        schema = recorded["dagster/column_schema"]
+        assert isinstance(schema, TableSchemaMetadataValue)
+        assert [column.name for column in schema.schema.columns] == SCHEMA.names
+        assert schema.schema.columns[0].name == "path" and schema.schema.columns[0].type == "binary"
+        assert isinstance(recorded["table"], PathMetadataValue)
+        assert Path(recorded["table"].path) == graph.defs.resources["batch_tables"].path(["batch_faces"], key)
+        assert isinstance(recorded["dagster/row_count"], IntMetadataValue)
+        assert isinstance(recorded["seconds"], FloatMetadataValue) and recorded["seconds"].value > 0
+        assert isinstance(recorded["photos"], IntMetadataValue)
+
+
+def test_materialisations_record_the_code_versions(graph):
+    for key, version in {"batch_faces": FACES_VERSION, "collection_batch": CLUSTERING_VERSION,
+                         "persons": CLUSTERING_VERSION}.items():
+        [record] = graph.instance.fetch_materializations(AssetKey(key), limit=1).records
+        assert record.asset_materialization.tags["dagster/code_version"] == version, key
+
+
+def test_a_changed_detection_setting_makes_the_batches_stale(graph):
+    from dagster._core.definitions.data_version import StaleStatus  # no public API: Dagster's own test helper
+    from dagster._utils.test.data_versions import get_stale_status_resolver
+
+    key = sorted(graph.batches)[0]
+    faces = AssetKey("batch_faces")
+    assert get_stale_status_resolver(graph.instance, graph.defs.assets).get_status(faces, key) == StaleStatus.FRESH
+    changed = build_definitions(DagsterSettings(data=graph.data_dir, photos=graph.photos, store=graph.data_dir / "store",
+                                                qdrant_url=None, score_threshold=0.6))
+    stale = get_stale_status_resolver(graph.instance, changed.assets)
+    assert stale.get_status(faces, key) == StaleStatus.STALE
+    assert [cause.category.name for cause in stale.get_stale_causes(faces, key)] == ["CODE"]
+
+
+def test_a_batch_rematerialised_with_other_settings_makes_its_collection_batch_stale(datasets, tmp_path):
+    from dagster._core.definitions.data_version import StaleStatus  # no public API: Dagster's own test helper
+    from dagster._utils.test.data_versions import get_stale_status_resolver
+
+    photos = tmp_path / "photos"
+    (photos / "Madonna").mkdir(parents=True)
+    for photo in sorted((datasets / "five_celebs" / "Madonna").iterdir())[:2]:
+        (photos / "Madonna" / photo.name).symlink_to(photo)
+    collection = AssetKey("collection_batch")
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(photo_batches.name, ["photos/Madonna"])
+        run(definitions(tmp_path, photos, tmp_path / "store"), "photo_batch", instance, partition_key="photos/Madonna")
+        changed = build_definitions(DagsterSettings(data=tmp_path, photos=photos, store=tmp_path / "store",
+                                                    qdrant_url=None, score_threshold=0.6))
+        run(changed, "photo_batch", instance, partition_key="photos/Madonna", asset_selection=[AssetKey("batch_faces")])
+        resolver = get_stale_status_resolver(instance, changed.assets)
+        assert resolver.get_status(AssetKey("batch_faces"), "photos/Madonna") == StaleStatus.FRESH
+        assert resolver.get_status(collection, "photos/Madonna") == StaleStatus.STALE
+        [cause] = resolver.get_stale_causes(collection, "photos/Madonna")
+        assert cause.category.name == "DATA" and cause.dependency.asset_key == AssetKey("batch_faces")
+
+
 def test_every_check_passes_on_the_dataset(graph):
     evaluations = [e for result in [*graph.batches.values(), graph.recluster]
                    for e in result.get_asset_check_evaluations()]
@@ -96,6 +162,33 @@ def test_persons_record_their_settings_and_shares(graph):
     assert 0 < persons["largest_person_share"] < 0.5
     gallery = metadata(graph.recluster, "person_gallery")["path"]
     assert f"<h1>{persons['persons']} persons</h1>" in open(gallery, encoding="utf-8").read()
+
+
+def test_persons_record_each_phase_in_seconds_as_a_float_and_shares_to_four_places(graph):
+    [materialization] = graph.recluster.asset_materializations_for_node("persons")
+    recorded = materialization.metadata
+    seconds = {key: value for key, value in recorded.items() if key.startswith("seconds")}
+    assert {"seconds", "seconds_read", "seconds_neighbour_graph", "seconds_clustering"} <= set(seconds)
+    assert all(isinstance(value, FloatMetadataValue) for value in seconds.values()), seconds
+    for name in ("largest_person_share", "singleton_share"):
+        assert isinstance(recorded[name], FloatMetadataValue) and recorded[name].value == round(recorded[name].value, 4)
+    assert isinstance(recorded["store"], PathMetadataValue)
+    assert recorded["store"].path == str((graph.data_dir / "store").resolve())
+
+
+def test_settings_are_recorded_under_their_run_config_names(graph):
+    config_names = set(ClusteringConfig.model_fields)
+    setting_names = set(ClusterSettings().to_dict())
+    recorded_by = [("persons", graph.recluster)] + [("collection_batch", result) for result in graph.batches.values()]
+    for node, result in recorded_by:
+        recorded = metadata(result, node)
+        settings = {key: value for key, value in recorded.items() if key in setting_names}
+        assert settings == ClusterSettings().parameters(), node  # every setting that shaped the result, by its name
+        assert set(settings) <= config_names
+        assert {key for key in recorded if "threshold" in key or "tau" in key} <= config_names, node
+    [check] = graph.recluster.get_asset_check_evaluations()
+    assert set(check.metadata["alarms"].value) <= set(PersonAlarms.model_fields)
+    assert {"largest_person_share", "singleton_share"} <= set(check.metadata)
 
 
 def test_rematerialising_gives_the_same_persons_and_ids(graph):

@@ -38,3 +38,10 @@ def test_mlflow_resource_makes_its_experiment_once(tmp_path):
         first = resources.mlflow.experiment_id()
         assert resources.mlflow.experiment_id() == first
         assert resources.mlflow.client.get_experiment(first).name == "facegraph-test"
+
+
+def test_mlflow_run_url_never_shows_credentials(tmp_path):
+    remote = MlflowTracking(tracking_uri="https://user:secret@mlflow.example.org/")
+    assert remote.shown_uri == "https://mlflow.example.org/"
+    local = MlflowTracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert local.shown_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from assets.tables import BatchTableIOManager, embedding_matrix, face_rows, faces_table, photos_from_table
+from assets.tables import (
+    SCHEMA, BatchTableIOManager, column_schema, embedding_matrix, face_rows, faces_table, photos_from_table,
+)
 from facegraph.pipeline import PhotoError, PhotoFaces
 
 
@@ -53,3 +55,12 @@ def test_a_missing_table_says_what_to_materialise(tmp_path):
     tables = BatchTableIOManager(base_dir=str(tmp_path))
     with pytest.raises(FileNotFoundError, match="materialise batch_faces photos/a first"):
         tables.read(["batch_faces"], "photos/a")
+
+
+def test_column_schema_describes_every_column_of_the_table():
+    schema = column_schema()
+    assert [column.name for column in schema.columns] == SCHEMA.names
+    columns = {column.name: column for column in schema.columns}
+    assert columns["path"].type == "binary" and not columns["path"].constraints.nullable  # file-system bytes
+    assert columns["embedding"].type == "list<item: float>" and columns["face_id"].constraints.nullable
+    assert all(column.description for column in schema.columns)

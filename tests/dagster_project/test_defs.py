@@ -1,11 +1,13 @@
 """The code location loads, and its resources follow the environment."""
 
 import yaml
-from dagster import AssetKey, Definitions, EnvVar
+from dagster import AssetKey, Definitions, EnvVar, TableSchema
 
 from assets.resources import STORE_POOL
+from assets.tables import SCHEMA
+from assets.versions import CLUSTERING_VERSION, FACES_VERSION, models_code_version
 from dagster_project import definitions
-from dagster_project.resources import PROJECT_DIR, build_resources
+from dagster_project.resources import PROJECT_DIR, DagsterSettings, build_resources
 from dagster_project.run_all import INSTANCE_TEMPLATE
 
 
@@ -21,6 +23,47 @@ def test_definitions_load():
     assert {"photo_batch", "recluster", "sweep"} <= {job.name for job in defs.resolve_all_job_defs()}
     assert {job.name for job in defs.resolve_sensor_def("photo_folder_sensor").jobs} == {"photo_batch", "recluster"}
     assert defs.resolve_schedule_def("nightly_recluster").cron_schedule == "0 3 * * *"
+
+
+def test_every_asset_has_an_owner_a_layer_and_a_description():
+    graph = definitions.defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.owners == ["team:facegraph"], key
+        assert node.tags["layer"] in {"faces", "collection", "persons", "gallery", "evaluation"}, key
+        assert node.description, key
+
+
+def test_the_sensor_and_the_schedule_say_what_they_do():
+    defs = definitions.defs
+    assert "photo folder" in defs.resolve_sensor_def("photo_folder_sensor").description
+    assert "03:00" in defs.resolve_schedule_def("nightly_recluster").description
+
+
+def test_batch_faces_declares_its_column_schema():
+    node = definitions.defs.resolve_asset_graph().get(AssetKey("batch_faces"))
+    schema = node.metadata["dagster/column_schema"]  # shown in the UI before any run
+    assert isinstance(schema, TableSchema)
+    assert [column.name for column in schema.columns] == SCHEMA.names
+
+
+def test_code_versions_follow_the_configured_models(monkeypatch):
+    for name in ("FACEGRAPH_DETECTOR", "FACEGRAPH_EMBEDDER", "FACEGRAPH_MAX_SIDE", "FACEGRAPH_SCORE_THRESHOLD",
+                 "FACEGRAPH_MIN_FACE_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+
+    def versions(**settings):
+        graph = definitions.build_definitions(DagsterSettings(**settings)).resolve_asset_graph()
+        return {key.to_user_string(): graph.get(key).code_version for key in graph.get_all_asset_keys()}
+
+    default = versions()
+    assert default["batch_faces"] == FACES_VERSION  # the configured defaults are the pinned defaults
+    assert default["collection_batch"] == default["persons"] == CLUSTERING_VERSION
+    scrfd = versions(detector="scrfd")
+    assert scrfd["batch_faces"] == models_code_version("scrfd") != FACES_VERSION
+    assert {key: value for key, value in scrfd.items() if key != "batch_faces"} == {
+        key: value for key, value in default.items() if key != "batch_faces"}
+    assert versions(min_face_size=24)["batch_faces"] == models_code_version(min_face_size=24)
 
 
 def test_every_step_that_opens_the_store_is_in_the_store_pool():

@@ -8,7 +8,7 @@ from dagster import build_sensor_context, instance_for_test
 from assets.partitions import photo_batches
 from dagster_project.definitions import build_definitions
 from dagster_project.resources import DagsterSettings
-from dagster_project.sensors import photo_folder_sensor
+from dagster_project.sensors import cursor_of, photo_folder_sensor, store_cursor, stored_cursor, stored_state
 
 
 @pytest.fixture
@@ -88,3 +88,23 @@ def test_a_vanished_folder_requests_a_recluster_that_removes_its_photos(instance
     assert request.job_name == "recluster" and request.run_key == "gone:photos/Ben_Affleck"
     assert sorted(json.loads(second.cursor)) == ["photos/Madonna"]
     assert tick(instance, photos, second.cursor).skip_message  # asked once
+
+
+def test_a_stored_cursor_is_where_the_next_tick_starts(instance, photos):
+    first = tick(instance, photos)
+    assert stored_cursor(instance) is None and stored_state(instance) is None
+    store_cursor(instance, first.cursor)
+    state = stored_state(instance)
+    assert not state.is_running and state.instigator_data.min_interval == photo_folder_sensor.minimum_interval_seconds
+    assert tick(instance, photos, stored_cursor(instance)).skip_message  # nothing new since
+
+
+def test_storing_a_cursor_keeps_a_running_sensor_running(instance, photos):
+    from dagster._core.scheduler.instigation import InstigatorStatus
+
+    store_cursor(instance, cursor_of({}))
+    instance.update_instigator_state(stored_state(instance).with_status(InstigatorStatus.RUNNING))
+    store_cursor(instance, cursor_of({"photos/Madonna": "0123456789abcdef"}))
+    assert stored_state(instance).is_running
+    assert json.loads(stored_cursor(instance)) == {"photos/Madonna": "0123456789abcdef"}
+    assert len(instance.all_instigator_state()) == 1
