@@ -314,19 +314,30 @@ def renumber(labels: np.ndarray) -> np.ndarray:
     return rank[inverse.reshape(-1)]
 
 
+BLOCK = 65536  # faces a step: the float64 copies of a million vectors would take 4 GB at once
+
+
 def label_sums(labels: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    """The sum of the vectors of each label 0..max (a sparse product: far faster than `np.add.at`)."""
+    """The sum of the vectors of each label 0..max, in float64 (sparse products a block of faces at a time: far
+    faster than `np.add.at`, and never a float64 copy of every vector)."""
     n_labels = labels.max() + 1 if len(labels) else 0
-    indicator = coo_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(n_labels, len(labels)))
-    return np.asarray(indicator.tocsr() @ np.asarray(vectors, dtype=np.float64))
+    sums = np.zeros((n_labels, vectors.shape[1]))
+    for start in range(0, len(labels), BLOCK):
+        part = labels[start : start + BLOCK]
+        indicator = coo_matrix((np.ones(len(part)), (part, np.arange(len(part)))), shape=(n_labels, len(part)))
+        sums += indicator.tocsr() @ np.asarray(vectors[start : start + BLOCK], dtype=np.float64)
+    return sums
 
 
 def confidences(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Each face's `person_confidence`: its cosine similarity to the mean direction of the *other* faces of its
     person, clipped to [0, 1]; 0 for a person of one face (no evidence either way)."""
-    vectors = np.asarray(vectors, dtype=np.float64)
-    others = label_sums(labels, vectors)[labels] - vectors
-    norms = np.linalg.norm(others, axis=1)
-    similarity = np.einsum("ij,ij->i", vectors, others) / np.maximum(norms, 1e-12)
-    sizes = np.bincount(labels)[labels] if len(labels) else np.zeros(0, int)
-    return np.where(sizes > 1, np.clip(similarity, 0.0, 1.0), 0.0)
+    sums, sizes = label_sums(labels, vectors), np.bincount(labels)
+    result = np.zeros(len(labels))
+    for start in range(0, len(labels), BLOCK):
+        rows = slice(start, start + BLOCK)
+        own = np.asarray(vectors[rows], dtype=np.float64)
+        others = sums[labels[rows]] - own
+        similarity = np.einsum("ij,ij->i", own, others) / np.maximum(np.linalg.norm(others, axis=1), 1e-12)
+        result[rows] = np.where(sizes[labels[rows]] > 1, np.clip(similarity, 0.0, 1.0), 0.0)
+    return result
