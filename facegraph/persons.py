@@ -111,12 +111,18 @@ class FaceGraph:
         self.records = PersonRecords(self.store)  # the person points
         self._pipeline = pipeline if pipeline is not None else FacePipeline.from_names
         self.last_run: dict = {}  # what the last cluster_all did
-        self._finish_interrupted_work()
+        if self.store.exclusive:
+            self.finish_interrupted_work()
+        elif self.collection.photos_being_removed() or self.records.interrupted_run() is not None:
+            log.warning("a recluster or a removal of photos is under way on this server, or was cut short: "
+                        "call finish_interrupted_work() once no other client is writing")
 
-    def _finish_interrupted_work(self) -> None:
+    def finish_interrupted_work(self) -> None:
         """Finish what a process that died left half-done: a removal of photos (some faces gone, the photos still
         marked), then a recluster (some persons written, some not), which is run again to the end, so that every
-        person is as one whole run made it (the same faces and settings give the same persons)."""
+        person is as one whole run made it (the same faces and settings give the same persons). Opening a store
+        that one process opens at a time does this by itself; on a Qdrant server, where another client may be
+        in the middle of the same work, call it yourself."""
         if removing := self.collection.photos_being_removed():
             log.warning("finishing the removal of %d photos that was interrupted", len(removing))
             self.remove_photos(removing)

@@ -57,6 +57,7 @@ class FaceStore(ABC):
 
     dimension: int
     engine_errors: tuple[type[BaseException], ...] = ()
+    exclusive: bool = True  # opened by one process at a time (so work left half-done is nobody else's)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

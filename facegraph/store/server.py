@@ -47,6 +47,7 @@ class ServerStore(FaceStore):
         self.dimension = dimension
         self.location = url or path
         self.is_server = bool(url)
+        self.exclusive = not self.is_server  # a server has other clients, whose runs may be under way
         self.names = {name: prefix + name for name in COLLECTIONS}
         try:
             with warnings.catch_warnings():  # an unreachable server is reported below, as StoreUnavailableError
