@@ -231,9 +231,9 @@ class Collection:
         self.store.set_payload(PHOTOS, [image_id], path_fields(Path(path).resolve()))
 
     def remove_photos(self, image_ids: list[str]) -> FaceArrays:
-        """Delete photos and their faces; returns the faces deleted. The photos are marked first and deleted
-        last, so a removal cut short leaves marked photos (`photos_being_removed`) to finish, never faces
-        without a photo or a photo that counts as known without its faces."""
+        """Delete photos and their faces; returns the faces deleted. The photos are marked first (no longer
+        known) and deleted last, so a removal cut short never leaves faces without a photo or a photo that counts
+        as known without its faces (`PersonRecords.mark_removal` says which photos to finish)."""
         image_ids = sorted(p.payload["image_id"] for p in self.store.retrieve(PHOTOS, image_ids))  # known ones
         if not image_ids:
             return FaceArrays.empty(self.dimension)
@@ -243,10 +243,6 @@ class Collection:
             self.store.delete(FACES, faces.face_ids[start : start + PAGE])
         self.store.delete(PHOTOS, image_ids)
         return faces
-
-    def photos_being_removed(self) -> list[str]:
-        """Photos whose removal was cut short."""
-        return sorted(p.payload["image_id"] for p in self.store.scroll(PHOTOS, where={"removing": True}))
 
     def face_count(self) -> int:
         return self.store.count(FACES)

@@ -15,6 +15,7 @@ from facegraph.store.base import FACES, PERSONS, FaceStore
 
 CLUSTERED, CORRECTED = "clustered", "corrected"  # a record's `kind`: made by clustering, or touched by a person
 RUN = "recluster_in_progress"  # the key and kind of the mark a recluster keeps while it writes
+REMOVAL = "photo_removal_in_progress"  # the key and kind of the mark a removal of photos keeps while it deletes
 MAX_NAME_LENGTH = 200  # characters: a name, not a note
 
 
@@ -168,6 +169,18 @@ class PersonRecords:
         self.store.upsert(PERSONS, [r["person_id"] for r in writes], writes)
         self.store.delete(PERSONS, sorted(set(existing) - set(best)))
         self.store.delete(PERSONS, [RUN])
+
+    def mark_removal(self, image_ids: list[str]) -> None:
+        """Before photos are deleted: note which, so a removal cut short is found by one lookup on open."""
+        self.store.upsert(PERSONS, [REMOVAL], [{"person_id": REMOVAL, "kind": REMOVAL, "image_ids": image_ids}])
+
+    def clear_removal(self) -> None:
+        self.store.delete(PERSONS, [REMOVAL])
+
+    def interrupted_removal(self) -> list[str]:
+        """The photos of a removal that started and never finished, if any."""
+        found = self.store.retrieve(PERSONS, [REMOVAL])
+        return found[0].payload["image_ids"] if found else []
 
     def interrupted_run(self) -> dict | None:
         """The settings of a recluster that started and never finished (the process died), if any."""

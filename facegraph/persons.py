@@ -113,7 +113,7 @@ class FaceGraph:
         self.last_run: dict = {}  # what the last cluster_all did
         if self.store.exclusive:
             self.finish_interrupted_work()
-        elif self.collection.photos_being_removed() or self.records.interrupted_run() is not None:
+        elif self.records.interrupted_removal() or self.records.interrupted_run() is not None:
             log.warning("a recluster or a removal of photos is under way on this server, or was cut short: "
                         "call finish_interrupted_work() once no other client is writing")
 
@@ -123,7 +123,7 @@ class FaceGraph:
         person is as one whole run made it (the same faces and settings give the same persons). Opening a store
         that one process opens at a time does this by itself; on a Qdrant server, where another client may be
         in the middle of the same work, call it yourself."""
-        if removing := self.collection.photos_being_removed():
+        if removing := self.records.interrupted_removal():
             log.warning("finishing the removal of %d photos that was interrupted", len(removing))
             self.remove_photos(removing)
         if (interrupted := self.records.interrupted_run()) is not None:
@@ -210,11 +210,13 @@ class FaceGraph:
         image_ids = sorted(set(image_ids))
         if not image_ids:
             return 0
+        self.records.mark_removal(image_ids)
         removed = self.collection.remove_photos(image_ids)
         self.records.forget_faces(removed.face_ids)
         for person_id in sorted({person for person in removed.person_ids if person}):
             if not self.records.drop_if_empty(person_id):
                 self._refresh_confidences(person_id)
+        self.records.clear_removal()
         return len(removed)
 
     def sync_folder(self, folder: str | os.PathLike, *, recursive: bool = True) -> SyncReport:
