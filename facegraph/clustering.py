@@ -21,9 +21,11 @@ from scipy.sparse.csgraph import connected_components
 from facegraph.constraints import Faces, enforce, pin_edges
 from facegraph.errors import InvalidRequestError, check_at_least
 from facegraph.neighbours import DEFAULT_NEIGHBOURS, check_threshold
+from facegraph.sparse_linkage import QUALITY_LEVELS, average_linkage
 
 DEFAULT_MIN_NEIGHBOURS = 3
 MAX_LINKAGE_FACES = 4000  # average linkage holds a component's full similarity matrix: bound its size
+MAX_RAISE = 0.2  # how far τ may rise to cut a large component; a part still too large is linked over the graph
 SEED = 0  # the randomised methods (whispers, infomap, leiden) run seeded, so the same input gives the same persons
 
 
@@ -181,44 +183,62 @@ def cluster_average(graph: csr_matrix, faces: Faces, settings: ClusterSettings) 
     """Average linkage inside each connected component: two groups of faces join only if their faces are, on
     average, at least τ alike, so one stray edge cannot chain two persons.
 
-    Each component is clustered exactly on its own faces' similarities. Faces pinned to one person start as one
-    group; two faces of one photo count as unalike as faces can be.
+    A component of up to MAX_LINKAGE_FACES is clustered exactly on its own faces' similarities (scipy). A larger
+    one (a chain of look-alikes) is cut again at a τ raised in steps of 0.02, up to MAX_RAISE above τ; a part still
+    too large (one person of thousands of faces stays connected far higher) is linked over the graph's edges
+    (`sparse_linkage`), which needs no matrix. Faces pinned to one person start as one group; two faces of one
+    photo count as unalike as faces can be.
     """
     threshold, pinned, photos = settings.threshold, faces.pins, faces.photo_numbers
+    level, shifts = quality_levels(faces, settings)
     labels = np.empty(len(faces), dtype=np.int64)
     next_label = 0
-    for members in _linkable_parts(graph, threshold):
+    for members in _linkable_parts(graph, threshold, threshold + MAX_RAISE):
         if len(members) == 1:
-            labels[members] = next_label
-            next_label += 1
-            continue
-        vectors, shift = faces.vectors[members], 0.0
-        if faces.quality is not None:
-            shift = settings.similarity_shift(faces.quality[members][:, None], faces.quality[members][None, :])
-        distances = np.clip(1.0 - vectors @ vectors.T - shift, 0.0, 2.0).astype(np.float64)
-        owners = pinned[members]
-        distances[photos[members][:, None] == photos[members][None, :]] = 2.0
-        distances[(owners[:, None] == owners[None, :]) & (owners[:, None] >= 0)] = 0.0
-        np.fill_diagonal(distances, 0.0)
-        groups = fcluster(linkage(distances[np.triu_indices(len(members), 1)], method="average"),
-                          t=1.0 - threshold, criterion="distance")
-        labels[members] = next_label + groups - 1
-        next_label += groups.max()
+            groups = np.zeros(1, dtype=np.int64)
+        elif len(members) > MAX_LINKAGE_FACES:
+            groups = average_linkage(graph[members][:, members], faces.vectors[members], threshold,
+                                     pins=pinned[members], photos=photos[members], level=level[members], shifts=shifts)
+        else:
+            vectors, shift = faces.vectors[members], 0.0
+            if faces.quality is not None:
+                shift = settings.similarity_shift(faces.quality[members][:, None], faces.quality[members][None, :])
+            distances = np.clip(1.0 - vectors @ vectors.T - shift, 0.0, 2.0).astype(np.float64)
+            owners = pinned[members]
+            distances[photos[members][:, None] == photos[members][None, :]] = 2.0
+            distances[(owners[:, None] == owners[None, :]) & (owners[:, None] >= 0)] = 0.0
+            np.fill_diagonal(distances, 0.0)
+            groups = fcluster(linkage(distances[np.triu_indices(len(members), 1)], method="average"),
+                              t=1.0 - threshold, criterion="distance")
+        groups = np.unique(groups, return_inverse=True)[1].reshape(-1)
+        labels[members] = next_label + groups
+        next_label += groups.max() + 1
     return labels
 
 
-def _linkable_parts(graph: csr_matrix, threshold: float) -> list[np.ndarray]:
-    """The graph's components, each as an array of faces. A component larger than MAX_LINKAGE_FACES (a chain at
-    a low threshold) is cut again at a threshold raised in steps of 0.02 until its parts fit."""
+def quality_levels(faces: Faces, settings: ClusterSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Each face's quality level (0 poor .. QUALITY_LEVELS clear) and what a pair whose poorer face is at each
+    level adds to its cosine (`similarity_shift`), for linkage that sums shifts by level."""
+    if settings.poor_threshold is None or faces.quality is None:
+        return np.zeros(len(faces), dtype=np.int64), np.zeros(1)
+    poor, clear = settings.quality_range
+    clearness = np.clip((np.asarray(faces.quality) - poor) / (clear - poor), 0.0, 1.0)
+    steps = poor + (clear - poor) * np.arange(QUALITY_LEVELS + 1) / QUALITY_LEVELS
+    return np.rint(clearness * QUALITY_LEVELS).astype(np.int64), settings.similarity_shift(steps, steps)
+
+
+def _linkable_parts(graph: csr_matrix, threshold: float, ceiling: float) -> list[np.ndarray]:
+    """The graph's components, each as an array of faces. A component larger than MAX_LINKAGE_FACES is cut again
+    at a threshold raised in steps of 0.02 until its parts fit or the threshold reaches `ceiling`."""
     labels = connected_components(undirected(graph), directed=False)[1]
     order = np.argsort(labels, kind="stable")
     parts = []
     for members in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1):
-        if len(members) <= MAX_LINKAGE_FACES or threshold >= 1.0:
+        if len(members) <= MAX_LINKAGE_FACES or threshold + 0.02 > ceiling + 1e-9:
             parts.append(members)
             continue
         sub = at_threshold(graph[members][:, members].tocsr(), threshold + 0.02)
-        parts += [members[part] for part in _linkable_parts(sub, threshold + 0.02)]
+        parts += [members[part] for part in _linkable_parts(sub, threshold + 0.02, ceiling)]
     return parts
 
 
@@ -337,7 +357,11 @@ def confidences(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
     for start in range(0, len(labels), BLOCK):
         rows = slice(start, start + BLOCK)
         own = np.asarray(vectors[rows], dtype=np.float64)
-        others = sums[labels[rows]] - own
-        similarity = np.einsum("ij,ij->i", own, others) / np.maximum(np.linalg.norm(others, axis=1), 1e-12)
-        result[rows] = np.where(sizes[labels[rows]] > 1, np.clip(similarity, 0.0, 1.0), 0.0)
+        result[rows] = np.where(sizes[labels[rows]] > 1, confidence_towards(own, sums[labels[rows]] - own), 0.0)
     return result
+
+
+def confidence_towards(own: np.ndarray, others_sum: np.ndarray) -> np.ndarray:
+    """Each row of `own`'s cosine to the direction of the matching row of `others_sum`, clipped to [0, 1]."""
+    similarity = np.einsum("ij,ij->i", own, others_sum) / np.maximum(np.linalg.norm(others_sum, axis=1), 1e-12)
+    return np.clip(similarity, 0.0, 1.0)

@@ -526,5 +526,7 @@ class FaceGraph:
 
 def _confidence_against(vector: np.ndarray, others: np.ndarray) -> float:
     """`person_confidence` of a face joining `others` (the same definition as `clustering.confidences`)."""
-    group = np.vstack([vector[None], others])
-    return float(clustering.confidences(group, np.zeros(len(group), dtype=np.int64))[0])
+    if not len(others):
+        return 0.0
+    own = np.asarray(vector, dtype=np.float64)[None]
+    return float(clustering.confidence_towards(own, others.sum(axis=0, dtype=np.float64)[None])[0])

@@ -176,9 +176,34 @@ def test_average_linkage_does_not_chain_through_one_stray_face(three_people):
 def test_average_linkage_bounds_the_size_it_links_exactly(three_people, monkeypatch):
     import facegraph.clustering as module
 
-    monkeypatch.setattr(module, "MAX_LINKAGE_FACES", 3)  # every person's component is too big: cut higher
-    labels = cluster(neighbour_graph(three_people, threshold=0.5), Faces(three_people), ClusterSettings("average", 0.5))
-    assert len(labels) == 12 and labels.max() >= 2
+    monkeypatch.setattr(module, "MAX_LINKAGE_FACES", 3)  # every person is too big for the matrix
+    graph, faces = neighbour_graph(three_people, threshold=0.5), Faces(three_people)
+    labels = cluster(graph, faces, ClusterSettings("average", 0.5))
+    # a part still too big once τ has risen MAX_RAISE is linked over the graph: each person stays whole
+    assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
+
+
+def test_linkage_over_the_graph_is_scipys_average_linkage_on_a_complete_graph():
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    from facegraph.clustering import quality_levels
+    from facegraph.sparse_linkage import average_linkage
+
+    vectors, _ = synthetic_faces(300, seed=3)
+    rng = np.random.default_rng(3)
+    settings = ClusterSettings("average", 0.3, poor_threshold=0.2, quality_range=(18.0, 26.0))
+    quality = 18.0 + rng.integers(0, 33, size=len(vectors)) * 0.25  # on the quality levels: no rounding
+    faces = Faces(vectors, quality=quality)
+    level, shifts = quality_levels(faces, settings)
+    similarity = vectors @ vectors.T + settings.similarity_shift(quality[:, None], quality[None, :])
+    complete = csr_matrix(np.triu(np.maximum(similarity, 1e-3), 1))
+    groups = average_linkage(complete, vectors, 0.3, pins=np.full(len(vectors), -1), photos=np.arange(len(vectors)),
+                             level=level, shifts=shifts)
+    distances = np.clip(1.0 - similarity, 0.0, 2.0)
+    np.fill_diagonal(distances, 0.0)
+    expected = fcluster(linkage(distances[np.triu_indices(len(vectors), 1)], "average"), t=0.7, criterion="distance")
+    assert len(set(expected)) > 10
+    assert len(set(zip(groups, expected))) == len(set(groups)) == len(set(expected))  # the same partition
 
 
 def test_the_merge_pass_joins_persons_that_are_each_others_nearest(three_people):
