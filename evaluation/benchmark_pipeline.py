@@ -43,7 +43,7 @@ def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, onnxruntime {ort.__version__} "
-            f"({ort.get_device()})")
+            f"({ort.get_device()} build)")
 
 
 def timed_run(pipeline: FacePipeline, paths) -> tuple[float, list]:

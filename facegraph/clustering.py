@@ -221,10 +221,21 @@ def quality_levels(faces: Faces, settings: ClusterSettings) -> tuple[np.ndarray,
     level adds to its cosine (`similarity_shift`), for linkage that sums shifts by level."""
     if settings.poor_threshold is None or faces.quality is None:
         return np.zeros(len(faces), dtype=np.int64), np.zeros(1)
-    poor, clear = settings.quality_range
-    clearness = np.clip((np.asarray(faces.quality) - poor) / (clear - poor), 0.0, 1.0)
-    steps = poor + (clear - poor) * np.arange(QUALITY_LEVELS + 1) / QUALITY_LEVELS
-    return np.rint(clearness * QUALITY_LEVELS).astype(np.int64), settings.similarity_shift(steps, steps)
+    steps = level_qualities(settings.quality_range)
+    return quality_level(faces.quality, settings.quality_range), settings.similarity_shift(steps, steps)
+
+
+def quality_level(quality, quality_range) -> np.ndarray:
+    """The level (0 .. QUALITY_LEVELS) of each quality score within `quality_range`."""
+    poor, clear = quality_range
+    clearness = np.clip((np.asarray(quality, dtype=np.float64) - poor) / (clear - poor), 0.0, 1.0)
+    return np.rint(clearness * QUALITY_LEVELS).astype(np.int64)
+
+
+def level_qualities(quality_range) -> np.ndarray:
+    """The quality score of each level."""
+    poor, clear = quality_range
+    return poor + (clear - poor) * np.arange(QUALITY_LEVELS + 1) / QUALITY_LEVELS
 
 
 def _linkable_parts(graph: csr_matrix, threshold: float, ceiling: float) -> list[np.ndarray]:

@@ -127,12 +127,16 @@ class PersonRecords:
                 for record in self.store.scroll(PERSONS, where={"kind": CORRECTED})
                 for other in record.payload.get("kept_apart_from", [])}
 
-    def touch(self, person_id: str, *, representative: str | None = None) -> None:
+    def touch(self, person_id: str, *, representative: str | None = None, changes: dict | None = None) -> None:
+        """Note that a person's faces changed (creating its record if it has none), with `changes` to its record."""
         found = self.store.retrieve(PERSONS, [person_id])
         if not found:
-            self.store.upsert(PERSONS, [person_id], [new_record(person_id, representative)])
+            self.store.upsert(PERSONS, [person_id], [new_record(person_id, representative) | (changes or {})])
         else:
-            self.store.set_payload(PERSONS, [person_id], {"updated_at": now()})
+            self.store.set_payload(PERSONS, [person_id], {"updated_at": now()} | (changes or {}))
+
+    def set_centroid(self, person_id: str, centroid: dict | None) -> None:
+        self.store.set_payload(PERSONS, [person_id], {"centroid": centroid})
 
     def drop_if_empty(self, person_id: str) -> bool:
         if self.store.count(FACES, where={"person_id": person_id}) == 0:
@@ -159,14 +163,17 @@ class PersonRecords:
         self.store.upsert(PERSONS, [r["person_id"] for r in created], created)
         return {"best": {person_id: face_ids[i] for person_id, i in best.items()}, "existing": existing}
 
-    def finish(self, plan: dict) -> None:
-        """After the faces are written: refresh representatives, delete the records of persons left without
-        faces, and clear the run's mark."""
+    def finish(self, plan: dict, centroids: dict[str, dict]) -> None:
+        """After the faces are written: refresh representatives and the centroids of large persons
+        (`facegraph.centroids`), delete the records of persons left without faces, and clear the run's mark."""
         best, existing, stamp = plan["best"], plan["existing"], now()
         writes = [record | {"representative_face_id": best[person_id], "updated_at": stamp}
                   for person_id, record in sorted(existing.items())
                   if person_id in best and record.get("representative_face_id") != best[person_id]]
         self.store.upsert(PERSONS, [r["person_id"] for r in writes], writes)
+        changed = {p: centroid for p, centroid in centroids.items() if existing.get(p, {}).get("centroid") != centroid}
+        changed |= {p: None for p, record in existing.items() if p in best and record.get("centroid") and p not in centroids}
+        self.store.set_payloads(PERSONS, sorted(changed), [{"centroid": changed[p]} for p in sorted(changed)])
         self.store.delete(PERSONS, sorted(set(existing) - set(best)))
         self.store.delete(PERSONS, [RUN])
 

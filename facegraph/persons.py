@@ -19,9 +19,9 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from facegraph import clustering, neighbours
+from facegraph import centroids, clustering, neighbours
 from facegraph.clustering import ClusterSettings
-from facegraph.collection import Collection, FaceArrays
+from facegraph.collection import MEMBER_SAMPLE, Collection, FaceArrays
 from facegraph.constraints import Faces, photo_numbers
 from facegraph.errors import InvalidRequestError, NoFaceError, StoreError, StoreUnavailableError, check_at_least
 from facegraph.images import KnownPhoto, expand_paths, photo_files, photo_ids_of
@@ -307,9 +307,10 @@ class FaceGraph:
         confidence = clustering.confidences(faces.vectors, labels)
         clock.lap("person_ids")
         # new records first, stale ones last: at no moment does a face name a person without a record
+        large = centroids.person_centroids(labels, faces.vectors, faces.quality, settings)
         plan = self.records.prepare(faces.face_ids, person_of, confidence, settings.to_dict(), scope=scope)
         written = self.collection.write_assignments(faces, person_of, confidence)
-        self.records.finish(plan)
+        self.records.finish(plan, {ids[label]: centroid for label, centroid in large.items()})
         clock.lap("payload_writes")
         return person_of, {"graph": graph_kind, "edges": clustering.undirected(graph).nnz // 2,
                            "faces_rewritten": written}
@@ -326,37 +327,59 @@ class FaceGraph:
         """
         settings = (settings or self.settings).with_(**changes)
         face = self.collection.face(face_id, with_vector=True)
+        vector, quality, previous = face.vector, face.payload["quality_score"], face.payload.get("person_id")
         person_id = self.records.pinned_person(face_id)
-        members = {}
+        votes = Counter()
         if person_id is None:
-            quality = face.payload["quality_score"]
-            hits = self.collection.search(face.vector[None], limit=settings.neighbours + 1,
+            hits = self.collection.search(vector[None], limit=settings.neighbours + 1,
                                           threshold=settings.lowest_threshold)[0]
             same_photo = self.collection.persons_of_photo(face.payload["image_id"], except_face=face_id)
-            votes = Counter()
             for hit in hits:
                 person = hit.payload.get("person_id")
                 linked = hit.score + settings.similarity_shift(quality, hit.payload["quality_score"]) >= settings.threshold
                 if person and linked and person not in same_photo and hit.payload["face_id"] != face_id:
                     votes[person] += hit.score
+        stored = self._centroids(sorted(set(votes) | {person_id, previous} - {None}), settings)
+        others = {}  # person -> (centroid of its faces other than this one, whether it covers all of them)
+        if person_id is None:
+            others = {p: self._other_faces(p, face_id, stored.get(p), previous, vector, quality, settings) for p in sorted(votes)}
             if settings.method == "average":
-                members = {p: self.collection.member_sample(p, except_face=face_id) for p in sorted(votes)}
-                score = {p: float(np.mean(vectors @ face.vector + settings.similarity_shift(quality, qualities)))
-                         for p, (vectors, qualities) in members.items() if len(vectors)}
-                score = {p: value for p, value in score.items() if value >= settings.threshold}
+                score = {p: value for p, (centroid, _) in others.items() if centroid
+                         and (value := centroids.average_similarity(centroid, vector, quality, settings)) >= settings.threshold}
             else:
                 score = votes
             # the highest score wins; ties go to the smaller id so that runs agree
             person_id = min(score, key=lambda p: (-score[p], p)) if score else derived_person_id(face_id)
-        others = (members[person_id] if person_id in members
-                  else self.collection.member_sample(person_id, except_face=face_id))[0]
-        confidence = _confidence_against(face.vector, others)
+        if person_id not in others:
+            others[person_id] = self._other_faces(person_id, face_id, stored.get(person_id), previous, vector, quality, settings)
+        rest, whole = others[person_id]
+        confidence = 0.0 if rest is None else float(clustering.confidence_towards(vector[None].astype(np.float64), centroids.vector_sum(rest)[None])[0])
         self.collection.set_person([face_id], person_id, confidence)
-        self.records.touch(person_id, representative=face_id if not len(others) else None)
-        previous = face.payload.get("person_id")
+        grown = centroids.with_face(rest, vector, quality) if rest and whole else None
+        keep = grown if grown and grown["count"] >= centroids.CENTROID_FROM and grown != stored.get(person_id) else None
+        self.records.touch(person_id, representative=face_id if rest is None else None,
+                           changes={"centroid": keep} if keep else None)
         if previous and previous != person_id:
-            self.records.drop_if_empty(previous)
+            if not self.records.drop_if_empty(previous) and previous in stored:
+                self.records.set_centroid(previous, centroids.with_face(stored[previous], vector, quality, -1))
         return person_id
+
+    def _centroids(self, person_ids: list[str], settings: ClusterSettings) -> dict[str, dict]:
+        """The stored centroids of `person_ids` that these settings can use."""
+        return {p: record["centroid"] for p, record in self.records.records(person_ids).items()
+                if centroids.usable(record.get("centroid"), settings)}
+
+    def _other_faces(self, person_id: str, face_id: str, stored: dict | None, previous: str | None,
+                     vector: np.ndarray, quality: float, settings: ClusterSettings) -> tuple[dict | None, bool]:
+        """The centroid of a person's faces other than `face_id` (None if it has none), and whether it covers all
+        of them: a stored centroid does, and so does a read of a person of fewer than MEMBER_SAMPLE faces; a
+        larger person without one is read as a sample."""
+        if stored:
+            return (centroids.with_face(stored, vector, quality, -1) if person_id == previous else stored), True
+        vectors, qualities = self.collection.member_sample(person_id, except_face=face_id)
+        if not len(vectors):
+            return None, True
+        return centroids.of_faces(vectors, qualities, settings.quality_range), len(vectors) < MEMBER_SAMPLE
 
     def suggest_merges(self, limit: int = 10) -> list[MergeSuggestion]:
         """Pairs of persons that are probably one person, most likely first, with the evidence (how alike their
@@ -521,12 +544,6 @@ class FaceGraph:
             return
         scores = clustering.confidences(faces.vectors, np.zeros(len(faces), dtype=np.int64))
         self.collection.write_assignments(faces, [person_id] * len(faces), scores)
+        whole = centroids.of_faces(faces.vectors, faces.quality, self.settings.quality_range)
+        self.records.set_centroid(person_id, whole if len(faces) >= centroids.CENTROID_FROM else None)
         self.records.set_representative(person_id, faces.face_ids[int(np.argmax(scores))])
-
-
-def _confidence_against(vector: np.ndarray, others: np.ndarray) -> float:
-    """`person_confidence` of a face joining `others` (the same definition as `clustering.confidences`)."""
-    if not len(others):
-        return 0.0
-    own = np.asarray(vector, dtype=np.float64)[None]
-    return float(clustering.confidence_towards(own, others.sum(axis=0, dtype=np.float64)[None])[0])

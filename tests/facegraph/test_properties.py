@@ -3,10 +3,12 @@ person runs, every face has one person or none, every person listed has its reco
 
 import tempfile
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from facegraph.centroids import vector_sum
 from facegraph.persons import FaceGraph
 from facegraph.store.base import FACES, PERSONS
 from facegraph.store.embedded import EmbeddedStore
@@ -88,7 +90,8 @@ def run_step(graph, step, imports, pinned: dict) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=steps)
-def test_every_face_has_one_person_or_none_and_every_correction_holds(imports, steps):
+def test_every_face_has_one_person_or_none_and_every_correction_holds(imports, steps, monkeypatch):
+    monkeypatch.setattr("facegraph.centroids.CENTROID_FROM", 3)  # only persons of 3 faces or more keep a centroid
     pinned: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as folder, FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
         for n, step in enumerate(steps):
@@ -102,3 +105,8 @@ def test_every_face_has_one_person_or_none_and_every_correction_holds(imports, s
             assert sum(p["face_count"] for p in listed) == sum(p is not None for p in person_of.values()), where
             assert all(person_of[face] == person for face, person in pinned.items()), where  # corrections hold
             assert set(pinned) <= set(person_of), where  # no pin outlives its face
+            for person_id, record in records.items():  # a stored centroid is that of the person's faces
+                if record.get("centroid"):
+                    faces = graph.collection.read_faces(where={"person_id": person_id})
+                    assert record["centroid"]["count"] == len(faces) == sum(record["centroid"]["levels"]), where
+                    np.testing.assert_allclose(vector_sum(record["centroid"]), faces.vectors.sum(axis=0), atol=1e-4, err_msg=where)
