@@ -53,6 +53,14 @@ def person_centroids(labels: np.ndarray, vectors: np.ndarray, quality: np.ndarra
     return {int(label): centroid(sums[i], counts[label], levels[i], settings.quality_range) for i, label in enumerate(large)}
 
 
+def same(stored: dict | None, other: dict | None) -> bool:
+    """Whether two centroids are equal, up to float rounding (a server may renormalise a vector it rewrites)."""
+    if not stored or not other:
+        return not stored and not other
+    return ({k: v for k, v in stored.items() if k != "sum"} == {k: v for k, v in other.items() if k != "sum"}
+            and np.allclose(vector_sum(stored), vector_sum(other), rtol=0.0, atol=1e-6))
+
+
 def usable(stored: dict | None, settings: ClusterSettings) -> bool:
     """Whether a stored centroid can answer for these settings (its levels are of the same quality range)."""
     return bool(stored) and tuple(stored["quality_range"]) == tuple(settings.quality_range)

@@ -10,6 +10,7 @@ import unicodedata
 from collections import defaultdict
 from datetime import datetime, timezone
 
+from facegraph.centroids import same
 from facegraph.errors import InvalidRequestError, PersonNotFoundError
 from facegraph.store.base import FACES, PERSONS, FaceStore
 
@@ -171,7 +172,7 @@ class PersonRecords:
                   for person_id, record in sorted(existing.items())
                   if person_id in best and record.get("representative_face_id") != best[person_id]]
         self.store.upsert(PERSONS, [r["person_id"] for r in writes], writes)
-        changed = {p: centroid for p, centroid in centroids.items() if existing.get(p, {}).get("centroid") != centroid}
+        changed = {p: centroid for p, centroid in centroids.items() if not same(existing.get(p, {}).get("centroid"), centroid)}
         changed |= {p: None for p, record in existing.items() if p in best and record.get("centroid") and p not in centroids}
         self.store.set_payloads(PERSONS, sorted(changed), [{"centroid": changed[p]} for p in sorted(changed)])
         self.store.delete(PERSONS, sorted(set(existing) - set(best)))

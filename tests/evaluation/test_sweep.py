@@ -94,16 +94,3 @@ def test_incremental_assignment_without_cluster_all(embeddings):
     assert abs(batched["bcubed_f1"] - whole) <= 0.005, batched  # the issue's bar for the incremental gap
     assert one_by_one["bcubed_precision"] >= 0.95 and one_by_one["bcubed_f1"] >= 0.9, one_by_one
 
-
-def test_persons_larger_than_the_linkage_matrix_bound_stay_whole(embeddings, monkeypatch):
-    """Each five_celebs person has over 10 faces: with the bound at 10 every person is linked over the graph (its
-    component stays connected as τ rises), and the persons are those of the exact linkage."""
-    import facegraph.clustering as module
-
-    exact = labels_for(embeddings, ClusterSettings())
-    monkeypatch.setattr(module, "MAX_LINKAGE_FACES", 10)
-    bounded = labels_for(embeddings, ClusterSettings())
-    faces, identities = embeddings.scored()
-    assert min(np.unique(identities, return_counts=True)[1]) > 10
-    assert score(embeddings, bounded)["persons"] == score(embeddings, exact)["persons"] == 6
-    assert score(embeddings, bounded)["bcubed_f1"] == score(embeddings, exact)["bcubed_f1"]
