@@ -324,6 +324,9 @@ class FaceGraph:
         "average" the face joins the candidate it is most alike on average, if that reaches `threshold`; with the
         other methods, the candidate its neighbours' similarities add up most for. With no candidate it becomes
         a new person. Returns the person id.
+
+        The average is over every other face of a candidate, from the centroid its record keeps
+        (`facegraph.centroids`), which this placement then updates; a person without one is read.
         """
         settings = (settings or self.settings).with_(**changes)
         face = self.collection.face(face_id, with_vector=True)
@@ -342,21 +345,26 @@ class FaceGraph:
         stored = self._centroids(sorted(set(votes) | {person_id, previous} - {None}), settings)
         others = {}  # person -> (centroid of its faces other than this one, whether it covers all of them)
         if person_id is None:
-            others = {p: self._other_faces(p, face_id, stored.get(p), previous, vector, quality, settings) for p in sorted(votes)}
+            others = {p: self._other_faces(p, face_id, stored.get(p), previous, vector, quality, settings)
+                      for p in sorted(votes)}
             if settings.method == "average":
-                score = {p: value for p, (centroid, _) in others.items() if centroid
-                         and (value := centroids.average_similarity(centroid, vector, quality, settings)) >= settings.threshold}
+                average = {p: centroids.average_similarity(centroid, vector, quality, settings)
+                           for p, (centroid, _) in others.items() if centroid}
+                score = {p: value for p, value in average.items() if value is not None and value >= settings.threshold}
             else:
                 score = votes
             # the highest score wins; ties go to the smaller id so that runs agree
             person_id = min(score, key=lambda p: (-score[p], p)) if score else derived_person_id(face_id)
         if person_id not in others:
-            others[person_id] = self._other_faces(person_id, face_id, stored.get(person_id), previous, vector, quality, settings)
+            others[person_id] = self._other_faces(person_id, face_id, stored.get(person_id), previous, vector,
+                                                  quality, settings)
         rest, whole = others[person_id]
-        confidence = 0.0 if rest is None else float(clustering.confidence_towards(vector[None].astype(np.float64), centroids.vector_sum(rest)[None])[0])
+        own = np.asarray(vector, dtype=np.float64)[None]
+        confidence = 0.0 if rest is None else float(clustering.confidence_towards(own, centroids.vector_sum(rest)[None])[0])
         self.collection.set_person([face_id], person_id, confidence)
         grown = centroids.with_face(rest, vector, quality) if rest and whole else None
-        keep = grown if grown and grown["count"] >= centroids.CENTROID_FROM and grown != stored.get(person_id) else None
+        changed = grown and grown["count"] >= centroids.CENTROID_FROM and not centroids.same(grown, stored.get(person_id))
+        keep = grown if changed else None
         self.records.touch(person_id, representative=face_id if rest is None else None,
                            changes={"centroid": keep} if keep else None)
         if previous and previous != person_id:
