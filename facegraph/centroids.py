@@ -1,4 +1,4 @@
-"""Stored centroids of large persons: what `assign_person` compares a newcomer with, instead of their faces.
+"""Stored centroids of persons: what `assign_person` compares a newcomer with, instead of reading their faces.
 
 A person of `CENTROID_FROM` faces or more keeps in its record the sum of its faces' vectors, their count and how
 many of them are at each quality level. A newcomer's average similarity to every one of its faces, shifted for

@@ -165,7 +165,7 @@ class PersonRecords:
         return {"best": {person_id: face_ids[i] for person_id, i in best.items()}, "existing": existing}
 
     def finish(self, plan: dict, centroids: dict[str, dict]) -> None:
-        """After the faces are written: refresh representatives and the centroids of large persons
+        """After the faces are written: refresh representatives and the centroids of persons of two faces or more
         (`facegraph.centroids`), delete the records of persons left without faces, and clear the run's mark."""
         best, existing, stamp = plan["best"], plan["existing"], now()
         writes = [record | {"representative_face_id": best[person_id], "updated_at": stamp}
