@@ -54,6 +54,11 @@ def person_centroids(labels: np.ndarray, vectors: np.ndarray, quality: np.ndarra
     return {int(label): centroid(sums[i], counts[label], levels[i], settings.quality_range) for i, label in enumerate(large)}
 
 
+def kept(stored: dict | None) -> dict | None:
+    """The centroid if its person has enough faces to keep one (CENTROID_FROM), else None."""
+    return stored if stored and stored["count"] >= CENTROID_FROM else None
+
+
 def same(stored: dict | None, other: dict | None) -> bool:
     """Whether two centroids are equal, up to float rounding (a server may renormalise a vector it rewrites)."""
     if not stored or not other:

@@ -362,9 +362,8 @@ class FaceGraph:
         own = np.asarray(vector, dtype=np.float64)[None]
         confidence = 0.0 if rest is None else float(clustering.confidence_towards(own, centroids.vector_sum(rest)[None])[0])
         self.collection.set_person([face_id], person_id, confidence)
-        grown = centroids.with_face(rest, vector, quality) if rest and whole else None
-        changed = grown and grown["count"] >= centroids.CENTROID_FROM and not centroids.same(grown, stored.get(person_id))
-        keep = grown if changed else None
+        grown = centroids.kept(centroids.with_face(rest, vector, quality)) if rest and whole else None
+        keep = grown if grown and not centroids.same(grown, stored.get(person_id)) else None
         self.records.touch(person_id, representative=face_id if rest is None else None,
                            changes={"centroid": keep} if keep else None)
         if previous and previous != person_id:
@@ -552,6 +551,6 @@ class FaceGraph:
             return
         scores = clustering.confidences(faces.vectors, np.zeros(len(faces), dtype=np.int64))
         self.collection.write_assignments(faces, [person_id] * len(faces), scores)
-        whole = centroids.of_faces(faces.vectors, faces.quality, self.settings.quality_range)
-        self.records.set_centroid(person_id, whole if len(faces) >= centroids.CENTROID_FROM else None)
+        self.records.set_centroid(person_id, centroids.kept(centroids.of_faces(faces.vectors, faces.quality,
+                                                                                 self.settings.quality_range)))
         self.records.set_representative(person_id, faces.face_ids[int(np.argmax(scores))])
