@@ -28,7 +28,9 @@ class ClusteringConfig(Config):
     resolution: float = Field(DEFAULT.resolution, description='CPM resolution (method "leiden" only).')
     merge_threshold: float | None = Field(DEFAULT.merge_threshold, description="Second pass: merge persons that are "
                                           "each other's nearest with mean directions this alike (none: no pass).")
-
+    connect_threshold: float | None = Field(DEFAULT.connect_threshold, description='The similarity an edge needs '
+                                            'to connect two faces before the average decides (method "average" '
+                                            'only; none: τ).')
     poor_threshold: float | None = Field(DEFAULT.poor_threshold, description="Quality-aware linking: the bar for "
                                          "a pair of poor faces (none: every pair is held to τ).")
     quality_range: list[float] = Field(list(DEFAULT.quality_range), description="quality_score of a poor face and "

@@ -196,7 +196,7 @@ def ingest_rate(graph: FaceGraph, vectors: np.ndarray, prefix: str) -> float:
         Face(f"{prefix}{n:014x}_face0", f"{prefix}{n:014x}", (10, 10, 90, 110), np.zeros((5, 2), np.float32), 0.9,
              vector, 25.0)]) for n, vector in enumerate(vectors)]
     start = time.perf_counter()
-    graph.add_photos(photos)  # includes optimize, as index does
+    graph.add_photos(photos)  # as index does: the search index waits for the next search
     return len(photos) / (time.perf_counter() - start)
 
 

@@ -33,7 +33,7 @@ from facegraph.settings import default_data_dir
 DEV_SETS = ("lfw", "lfw_degraded", "five_celebs", "deepface_celebs", "facescrub12")
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.801, 0.05))
 CHOICE_RULE = "best worst-set BCubed F1, ties by the mean"
-PLAIN = {"poor_threshold": None}  # every pair held to τ
+PLAIN = {"poor_threshold": None, "connect_threshold": None}  # every pair held to τ, which alone connects
 QUALITY = {"poor_threshold": 0.2, "quality_range": (19.0, 25.0)}
 
 
@@ -53,6 +53,9 @@ VARIANTS = (  # every method with its own parameters; τ is swept for each
     variant("average", poor_threshold=0.15, quality_range=(18.0, 26.0)),
     variant("average", poor_threshold=0.25, quality_range=(19.0, 25.0)),
     variant("whispers", **QUALITY), variant("infomap", **QUALITY),
+    # connect at one bar, link at another: a face must be clearly alike one face of a person first
+    *(variant("average", connect_threshold=connect, poor_threshold=poor, quality_range=(18.0, 26.0))
+      for connect in (0.37, 0.38, 0.39, 0.40, 0.41) for poor in (0.2, 0.22)),
     # the second pass: persons that are each other's nearest merge
     variant("average", merge_threshold=0.45), variant("average", merge_threshold=0.45, **QUALITY),
 )

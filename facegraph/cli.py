@@ -185,6 +185,8 @@ def sync(settings, folder, as_json):
               help="With --method density: neighbours a face needs to be a core face.")
 @click.option("--merge-threshold", type=float, default=DEFAULT.merge_threshold, show_default=True,
               help="Also merge persons that are each other's nearest with mean directions this alike.")
+@click.option("--connect-threshold", type=float, default=DEFAULT.connect_threshold, show_default=True,
+              help="With --method average: the similarity an edge needs to connect two faces before the average decides.")
 @click.option("--poor-threshold", type=float, default=DEFAULT.poor_threshold, show_default=True,
               help="Quality-aware linking: the bar for two poor (small, blurred) faces; τ for clear ones.")
 @json_option

@@ -25,7 +25,6 @@ from facegraph.sparse_linkage import QUALITY_LEVELS, average_linkage
 
 DEFAULT_MIN_NEIGHBOURS = 3
 MAX_LINKAGE_FACES = 4000  # average linkage holds a component's full similarity matrix: bound its size
-MAX_RAISE = 0.2  # how far τ may rise to cut a large component; a part still too large is linked over the graph
 SEED = 0  # the randomised methods (whispers, infomap, leiden) run seeded, so the same input gives the same persons
 
 
@@ -34,8 +33,10 @@ class ClusterSettings:
     """How faces are grouped into persons.
 
     `threshold` (τ) is the cosine similarity at which two faces may be linked; the graph keeps each face's
-    `neighbours` nearest faces at or above it. `min_neighbours` is `density`'s core-face bar, `resolution` is
-    `leiden`'s CPM resolution. `merge_threshold`, if set, adds a second pass that merges two persons when each is
+    `neighbours` nearest faces at or above it. `connect_threshold`, for `average`, is the similarity an edge needs
+    to put two faces in one part of the graph, inside which groups join at an average of τ: a face must be clearly
+    alike one face of a person before the average decides (None: τ does both). `min_neighbours` is `density`'s
+    core-face bar, `resolution` is `leiden`'s CPM resolution. `merge_threshold`, if set, adds a second pass that merges two persons when each is
     the other's nearest and their mean directions are at least this alike.
 
     `approximate` says how the neighbour graph is found (`facegraph.neighbours`): exactly (False),
@@ -52,12 +53,13 @@ class ClusterSettings:
     # The default: the best worst-set setting of the sweep on every labeled set (docs/chosen_default.json names its
     # MLflow run; README, "How the default was chosen").
     method: str = "average"
-    threshold: float = 0.28
+    threshold: float = 0.25
     neighbours: int = DEFAULT_NEIGHBOURS
     min_neighbours: int = DEFAULT_MIN_NEIGHBOURS
     resolution: float = 0.05
     merge_threshold: float | None = None
-    poor_threshold: float | None = 0.2
+    connect_threshold: float | None = 0.39
+    poor_threshold: float | None = 0.22
     quality_range: tuple[float, float] = (18.0, 26.0)
     approximate: bool | None = None
 
@@ -66,7 +68,7 @@ class ClusterSettings:
         if self.method not in METHODS:
             raise InvalidRequestError(f"method must be one of {sorted(METHODS)}, got {self.method!r}")
         check_threshold(self.threshold)
-        for name in ("merge_threshold", "poor_threshold"):
+        for name in ("merge_threshold", "connect_threshold", "poor_threshold"):
             if getattr(self, name) is not None:
                 check_threshold(getattr(self, name), name)
         if not self.quality_range[0] < self.quality_range[1]:
@@ -83,6 +85,7 @@ class ClusterSettings:
         """The settings that shape this method's result (a method's own parameters only where it has them)."""
         own = {"density": ["min_neighbours"], "leiden": ["resolution"]}.get(self.method, [])
         keep = ["method", "threshold", "neighbours", *own] + (["merge_threshold"] if self.merge_threshold else [])
+        keep += ["connect_threshold"] if self.method == "average" and self.connect_threshold is not None else []
         keep += ["poor_threshold", "quality_range"] if self.poor_threshold is not None else []
         keep += ["approximate"] if self.approximate is not None else []
         return {key: value for key, value in self.to_dict().items() if key in keep}
@@ -97,6 +100,14 @@ class ClusterSettings:
         """The lowest cosine at which any pair may link: the neighbour graph must keep edges from here up."""
         return min(self.threshold, self.poor_threshold if self.poor_threshold is not None else 1.0)
 
+    @property
+    def connect_bar(self) -> float:
+        """The (quality-shifted) cosine an edge needs to connect two faces: `connect_threshold` for `average`, if
+        set and above τ, else τ."""
+        if self.method != "average" or self.connect_threshold is None:
+            return self.threshold
+        return max(self.threshold, self.connect_threshold)
+
     def similarity_shift(self, quality_a: np.ndarray, quality_b: np.ndarray) -> np.ndarray:
         """What quality-aware linking adds to each pair's cosine, so that comparing it to τ compares the cosine
         to the pair's own bar (0 without `poor_threshold`)."""
@@ -110,8 +121,8 @@ class ClusterSettings:
     def variant(self) -> str:
         """The method with its own parameters, without τ: what a curve against τ is drawn for."""
         extra = {key: value for key, value in self.parameters().items() if key not in ("method", "threshold", "neighbours")}
-        short = {"min_neighbours": "m", "resolution": "r", "merge_threshold": "merge", "poor_threshold": "poor",
-                 "quality_range": "q", "approximate": "ann"}
+        short = {"min_neighbours": "m", "resolution": "r", "merge_threshold": "merge", "connect_threshold": "connect",
+                 "poor_threshold": "poor", "quality_range": "q", "approximate": "ann"}
         return " ".join([self.method] + [f"{short[key]}={_short(value)}" for key, value in extra.items()])
 
     @property
@@ -183,17 +194,18 @@ def cluster_average(graph: csr_matrix, faces: Faces, settings: ClusterSettings) 
     """Average linkage inside each connected component: two groups of faces join only if their faces are, on
     average, at least τ alike, so one stray edge cannot chain two persons.
 
-    A component of up to MAX_LINKAGE_FACES is clustered exactly on its own faces' similarities (scipy). A larger
-    one (a chain of look-alikes) is cut again at a τ raised in steps of 0.02, up to MAX_RAISE above τ; a part still
-    too large (one person of thousands of faces stays connected far higher) is linked over the graph's edges
-    (`sparse_linkage`), which needs no matrix. Faces pinned to one person start as one group; two faces of one
-    photo count as unalike as faces can be.
+    The components are those of the edges that reach `connect_bar`. One of up to MAX_LINKAGE_FACES faces is
+    clustered exactly on its own faces' similarities (scipy); a larger one (a person of thousands of faces, or a
+    chain of look-alikes) is linked over the graph's edges (`sparse_linkage`), which needs no matrix: the same
+    averages, though only groups the graph links are compared. So a large person is linked as a small one is, not
+    cut apart. Faces pinned to one person start as one group; two faces of one photo count as unalike as faces
+    can be.
     """
     threshold, pinned, photos = settings.threshold, faces.pins, faces.photo_numbers
     level, shifts = quality_levels(faces, settings)
     labels = np.empty(len(faces), dtype=np.int64)
     next_label = 0
-    for members in _linkable_parts(graph, threshold, threshold + MAX_RAISE):
+    for members in _components(at_threshold(graph, settings.connect_bar)):
         if len(members) == 1:
             groups = np.zeros(1, dtype=np.int64)
         elif len(members) > MAX_LINKAGE_FACES:
@@ -238,19 +250,11 @@ def level_qualities(quality_range) -> np.ndarray:
     return poor + (clear - poor) * np.arange(QUALITY_LEVELS + 1) / QUALITY_LEVELS
 
 
-def _linkable_parts(graph: csr_matrix, threshold: float, ceiling: float) -> list[np.ndarray]:
-    """The graph's components, each as an array of faces. A component larger than MAX_LINKAGE_FACES is cut again
-    at a threshold raised in steps of 0.02 until its parts fit or the threshold reaches `ceiling`."""
+def _components(graph: csr_matrix) -> list[np.ndarray]:
+    """The graph's connected components, each as an array of faces."""
     labels = connected_components(undirected(graph), directed=False)[1]
     order = np.argsort(labels, kind="stable")
-    parts = []
-    for members in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1):
-        if len(members) <= MAX_LINKAGE_FACES or threshold + 0.02 > ceiling + 1e-9:
-            parts.append(members)
-            continue
-        sub = at_threshold(graph[members][:, members].tocsr(), threshold + 0.02)
-        parts += [members[part] for part in _linkable_parts(sub, threshold + 0.02, ceiling)]
-    return parts
+    return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
 
 
 @contextmanager

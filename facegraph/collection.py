@@ -102,6 +102,9 @@ class Collection:
 
     def __init__(self, store: FaceStore):
         self.store = store
+        # Whether writes may have left faces outside the search index. Unknown on opening (an earlier process may
+        # have written without building it), so the first search asks the engine, which is free if nothing is due.
+        self.index_stale = True
 
     @property
     def dimension(self) -> int:
@@ -133,10 +136,13 @@ class Collection:
     def add_faces(self, face_ids: list[str], vectors: np.ndarray, payloads: list[dict]) -> None:
         """Store face points (payloads made by `face_payload`)."""
         self.store.upsert(FACES, face_ids, payloads, vectors)
+        self.index_stale = True
 
     def optimize(self) -> None:
-        """Build the search indexes after bulk writes (the HNSW graph that `search` and `assign_person` use)."""
+        """Build the search indexes after bulk writes (the HNSW graph that `search` and `assign_person` use).
+        `search` does it by itself when writes came since; this is for a caller who wants to say so or time it."""
         self.store.optimize()
+        self.index_stale = False
 
     # ---- reading faces --------------------------------------------------------------------------------------
 
@@ -205,6 +211,10 @@ class Collection:
         return self.store.nearest_faces(faces.face_ids, limit=limit, threshold=threshold)
 
     def search(self, queries: np.ndarray, *, limit: int, threshold: float | None = None) -> list[list[Hit]]:
+        """The nearest faces of each query. The search index is built here, lazily, after writes: `index` and
+        `cluster_all` (which finds neighbours its own way) never wait for it."""
+        if self.index_stale:
+            self.optimize()
         return self.store.search(queries, limit=limit, threshold=threshold)
 
     def person_sizes(self) -> dict[str, int]:

@@ -156,8 +156,9 @@ class FaceGraph:
         changes nothing. Unreadable photos are reported in the result and the rest go on.
 
         `progress`, if given, is called with the number of photos done after each one (for a progress bar), and
-        `phase` with the name of each step as it starts ("loading the models", "reading and embedding photos",
-        "building the search index").
+        `phase` with the name of each step as it starts ("loading the models", "reading and embedding photos").
+        The search index over the new faces is built by the first search that needs it (`assign_person`, `search`),
+        not here: `cluster_all` needs none, and at a million faces it takes most of an hour.
         """
         phase = phase or (lambda step: None)
         if not isinstance(self._pipeline, FacePipeline):
@@ -172,8 +173,8 @@ class FaceGraph:
                    phase: Callable[[str], None] | None = None) -> IndexReport:
         """Store the faces of photos read by a `FacePipeline` (here, or elsewhere such as a Dagster asset): the
         one ingest path. A photo whose content the collection holds, or that came earlier in `photos`, is skipped,
-        so adding twice changes nothing; `PhotoError`s are reported. Then the search index is brought up to date
-        and, with `assign`, the new faces are given persons by `assign_persons` (with `settings`)."""
+        so adding twice changes nothing; `PhotoError`s are reported. With `assign`, the search index is brought up to
+        date and the new faces are given persons by `assign_persons` (with `settings`)."""
         report, seen = IndexReport(), set()
         for photo in photos:
             report.photos += 1
@@ -192,11 +193,10 @@ class FaceGraph:
                     report.errors.append(PhotoError(photo.path, f"could not be stored ({exc})"))
             if progress:
                 progress(1)
-        if report.indexed:
-            if phase:
-                phase("building the search index")
-            self.collection.optimize()
         if assign:
+            if phase and report.indexed:
+                phase("building the search index")  # which the placing searches (without assign: the next search)
+            self.collection.optimize()
             if phase:
                 phase("giving the new faces persons")
             self.assign_persons(report.new_face_ids, settings)
@@ -319,8 +319,8 @@ class FaceGraph:
         """Give one face a person, as `cluster_all` would place a newcomer, without reclustering.
 
         A pinned face keeps its person. Otherwise the candidates are the persons of the face's `neighbours`
-        nearest faces whose cosine reaches the pair's bar (`threshold`, lower for poor faces with quality-aware
-        settings), less any person that already has a face of the same photo. With
+        nearest faces whose cosine reaches the pair's bar to connect (`connect_bar`, lower for poor faces with
+        quality-aware settings), less any person that already has a face of the same photo. With
         "average" the face joins the candidate it is most alike on average, if that reaches `threshold`; with the
         other methods, the candidate its neighbours' similarities add up most for. With no candidate it becomes
         a new person. Returns the person id.
@@ -339,7 +339,8 @@ class FaceGraph:
             same_photo = self.collection.persons_of_photo(face.payload["image_id"], except_face=face_id)
             for hit in hits:
                 person = hit.payload.get("person_id")
-                linked = hit.score + settings.similarity_shift(quality, hit.payload["quality_score"]) >= settings.threshold
+                shift = settings.similarity_shift(quality, hit.payload["quality_score"])
+                linked = hit.score + shift >= settings.connect_bar
                 if person and linked and person not in same_photo and hit.payload["face_id"] != face_id:
                     votes[person] += hit.score
         stored = self._centroids(sorted(set(votes) | {person_id, previous} - {None}), settings)

@@ -117,11 +117,15 @@ def test_settings_name_only_the_parameters_their_method_has():
     assert ClusterSettings("density", 0.3, min_neighbours=2, poor_threshold=None).parameters() == {
         "method": "density", "threshold": 0.3, "neighbours": 10, "min_neighbours": 2}
     assert "min_neighbours" not in ClusterSettings("average").parameters()
-    assert ClusterSettings("average", 0.3, merge_threshold=0.5, poor_threshold=None).name == "average merge=0.5 tau=0.30"
-    quality_aware = ClusterSettings("average", 0.3, poor_threshold=0.2, quality_range=(18, 24))
-    assert quality_aware.name == "average poor=0.2 q=18-24 tau=0.30"
+    assert ClusterSettings("average", 0.3, merge_threshold=0.5, poor_threshold=None,
+                           connect_threshold=None).name == "average merge=0.5 tau=0.30"
+    quality_aware = ClusterSettings("average", 0.3, connect_threshold=0.4, poor_threshold=0.2, quality_range=(18, 24))
+    assert quality_aware.name == "average connect=0.4 poor=0.2 q=18-24 tau=0.30"
     assert ClusterSettings(**quality_aware.parameters()) == quality_aware  # parameters are plain values that round-trip
     assert None not in ClusterSettings().parameters().values()
+    assert "connect_threshold" in ClusterSettings().parameters()
+    assert "connect_threshold" not in ClusterSettings("whispers").parameters()  # average's own
+    assert ClusterSettings(threshold=0.5, connect_threshold=0.4).connect_bar == 0.5  # never below τ
 
 
 def test_confidence_is_similarity_to_the_other_faces(three_people):
@@ -173,13 +177,27 @@ def test_average_linkage_does_not_chain_through_one_stray_face(three_people):
     assert len({labels[0], labels[4], labels[8]}) == 3
 
 
+def test_average_links_only_faces_connected_at_the_connect_bar(three_people):
+    rng = np.random.default_rng(1)
+    # a newcomer somewhat alike every face of person 0, and clearly alike none of them
+    newcomer = unit([three_people[:4].mean(axis=0) / np.linalg.norm(three_people[:4].mean(axis=0)) + unit(rng.normal(size=(1, 16)))[0]])
+    vectors = np.vstack([three_people, newcomer])
+    similarities = three_people[:4] @ newcomer[0]
+    assert similarities.mean() > 0.5 and similarities.max() < 0.8  # the premise
+    graph, faces = neighbour_graph(vectors, threshold=0.3), Faces(vectors)
+    joined = cluster(graph, faces, ClusterSettings("average", 0.5, connect_threshold=None, poor_threshold=None))
+    apart = cluster(graph, faces, ClusterSettings("average", 0.5, connect_threshold=0.8, poor_threshold=None))
+    assert joined[12] == joined[0] and apart[12] != apart[0]
+    assert len(set(apart[:12])) == 3  # person 0 itself holds at 0.8
+
+
 def test_average_linkage_bounds_the_size_it_links_exactly(three_people, monkeypatch):
     import facegraph.clustering as module
 
     monkeypatch.setattr(module, "MAX_LINKAGE_FACES", 3)  # every person is too big for the matrix
     graph, faces = neighbour_graph(three_people, threshold=0.5), Faces(three_people)
     labels = cluster(graph, faces, ClusterSettings("average", 0.5))
-    # a part still too big once τ has risen MAX_RAISE is linked over the graph: each person stays whole
+    # a component too big for the matrix is linked over the graph: each person stays whole
     assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
 
 

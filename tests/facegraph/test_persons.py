@@ -11,6 +11,7 @@ import pytest
 
 from evaluation.labeled import load_labeled_set, main_face
 from evaluation.metrics import bcubed_scores
+from facegraph.clustering import ClusterSettings
 from facegraph.errors import (
     FaceNotFoundError, InvalidRequestError, NoFaceError, PersonNotFoundError, StoreLockedError,
 )
@@ -20,7 +21,7 @@ from facegraph.store.base import COLLECTIONS, FACES
 from facegraph.store.embedded import EmbeddedStore
 from facegraph.store.server import ServerStore
 
-TAU = 0.4  # at the seed's 0.6 these small web photos fall apart into many persons
+TAU = ClusterSettings().threshold  # the default
 SEED_PAYLOAD = {"face_id", "image_id", "bbox", "person_id", "person_confidence", "det_score", "quality_score", "indexed_at"}
 
 
@@ -362,6 +363,15 @@ def test_two_faces_of_one_photo_get_two_persons_in_assign_person(graph, labeled,
     assert together[left] != together[right]
 
 
+def test_assign_person_joins_a_person_only_through_a_face_at_the_connect_bar(graph, labeled):
+    graph.cluster_all(threshold=TAU)
+    known = {person["person_id"] for person in graph.list_persons()}
+    new = graph.index([photo.path for photo in labeled[1]]).new_face_ids
+    assert {graph.assign_person(face_id, threshold=TAU) for face_id in new} & known  # the default joins some
+    # no face is 0.99 alike another: each newcomer is a person of its own, as cluster_all would make it
+    assert not {graph.assign_person(face_id, threshold=TAU, connect_threshold=0.99) for face_id in new} & known
+
+
 def partition(graph) -> set[frozenset]:
     persons = {}
     for face_id, person_id in assignments(graph).items():
@@ -493,7 +503,13 @@ def test_index_and_cluster_all_announce_each_phase(graph, labeled):
 
     steps = []
     graph.index([labeled[1][0].path], phase=steps.append)
-    assert steps == ["reading and embedding photos", "building the search index"]
+    assert steps == ["reading and embedding photos"]  # the search index waits for the first search
+    assert graph.collection.index_stale
+    graph.search(labeled[1][0].path)
+    assert not graph.collection.index_stale
+    steps.clear()
+    graph.add_photos(list(graph.pipeline.run([labeled[1][1].path])), assign=True, phase=steps.append)
+    assert steps == ["building the search index", "giving the new faces persons"]
     steps.clear()
     graph.cluster_all(phase=steps.append)
     assert steps == list(CLUSTER_PHASES)
