@@ -205,7 +205,8 @@ def cluster_average(graph: csr_matrix, faces: Faces, settings: ClusterSettings) 
     level, shifts = quality_levels(faces, settings)
     labels = np.empty(len(faces), dtype=np.int64)
     next_label = 0
-    for members in _components(at_threshold(graph, settings.connect_bar)):
+    connected = graph if settings.connect_bar == threshold else at_threshold(graph, settings.connect_bar)
+    for members in _components(connected):
         if len(members) == 1:
             groups = np.zeros(1, dtype=np.int64)
         elif len(members) > MAX_LINKAGE_FACES:
