@@ -144,6 +144,11 @@ class Collection:
         self.store.optimize()
         self.index_stale = False
 
+    def update_index(self) -> None:
+        """Build the search index if writes may have come since it was built (free when nothing is due)."""
+        if self.index_stale:
+            self.optimize()
+
     # ---- reading faces --------------------------------------------------------------------------------------
 
     def read_faces(self, *, where: dict | None = None, clustered_only: bool = False) -> FaceArrays:
@@ -213,8 +218,7 @@ class Collection:
     def search(self, queries: np.ndarray, *, limit: int, threshold: float | None = None) -> list[list[Hit]]:
         """The nearest faces of each query. The search index is built here, lazily, after writes: `index` and
         `cluster_all` (which finds neighbours its own way) never wait for it."""
-        if self.index_stale:
-            self.optimize()
+        self.update_index()
         return self.store.search(queries, limit=limit, threshold=threshold)
 
     def person_sizes(self) -> dict[str, int]:

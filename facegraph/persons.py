@@ -194,9 +194,9 @@ class FaceGraph:
             if progress:
                 progress(1)
         if assign:
-            if phase and report.indexed:
+            if phase and self.collection.index_stale:
                 phase("building the search index")  # which the placing searches (without assign: the next search)
-            self.collection.optimize()
+            self.collection.update_index()
             if phase:
                 phase("giving the new faces persons")
             self.assign_persons(report.new_face_ids, settings)

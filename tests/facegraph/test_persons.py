@@ -511,5 +511,8 @@ def test_index_and_cluster_all_announce_each_phase(graph, labeled):
     graph.add_photos(list(graph.pipeline.run([labeled[1][1].path])), assign=True, phase=steps.append)
     assert steps == ["building the search index", "giving the new faces persons"]
     steps.clear()
+    graph.add_photos(list(graph.pipeline.run([labeled[1][1].path])), assign=True, phase=steps.append)
+    assert steps == ["giving the new faces persons"]  # nothing written, so the index is up to date
+    steps.clear()
     graph.cluster_all(phase=steps.append)
     assert steps == list(CLUSTER_PHASES)
