@@ -38,7 +38,7 @@ from scipy.sparse.csgraph import connected_components
 from evaluation.benchmark_pipeline import machine
 from evaluation.incremental import synthetic_payload
 from evaluation.metrics import bcubed_scores
-from facegraph import clustering, neighbours
+from facegraph import clustering, neighbours, sparse_linkage
 from facegraph.clustering import ClusterSettings
 from facegraph.constraints import Faces
 from facegraph.persons import FaceGraph
@@ -58,14 +58,19 @@ def synthetic_faces(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     sizes = sizes[:persons]
     sizes[-1] -= sizes.sum() - count
     labels = np.repeat(np.arange(persons), sizes)
-    centres = rng.standard_normal((persons, DIMENSION), dtype=np.float32)
+    return faces_of_persons(labels, rng), labels
+
+
+def faces_of_persons(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A unit vector per face: its person's random direction plus noise."""
+    centres = rng.standard_normal((labels.max() + 1, DIMENSION), dtype=np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     # noise of norm s per face: two faces of a person meet at about 1 / (1 + s^2)
-    noise = rng.standard_normal((count, DIMENSION), dtype=np.float32)
-    noise *= (rng.uniform(0.75, 1.05, size=count).astype(np.float32) / np.linalg.norm(noise, axis=1))[:, None]
+    noise = rng.standard_normal((len(labels), DIMENSION), dtype=np.float32)
+    noise *= (rng.uniform(0.75, 1.05, size=len(labels)).astype(np.float32) / np.linalg.norm(noise, axis=1))[:, None]
     noise += centres[labels]
     noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-    return noise, labels
+    return noise
 
 
 def newcomers(vectors: np.ndarray, labels: np.ndarray, count: int, seed: int = 1) -> np.ndarray:
@@ -157,6 +162,23 @@ def compare_graphs(vectors: np.ndarray, labels: np.ndarray, *, sample: int, exac
     return figures
 
 
+def large_person(size: int) -> str:
+    """One synthetic person of `size` faces (a child in a family library) clustered at the default: linked over
+    the graph (`sparse_linkage`, what a component of more than MAX_LINKAGE_FACES faces gets) and, up to that bound,
+    by scipy on the full matrix as well. Into how many persons it falls, and how long each takes."""
+    vectors = faces_of_persons(np.zeros(size, dtype=np.int64), np.random.default_rng(2))
+    graph = neighbours.neighbour_graph(vectors, threshold=DEFAULT.lowest_threshold, k=DEFAULT.neighbours)
+    start = time.perf_counter()
+    groups = sparse_linkage.average_linkage(graph, vectors, DEFAULT.threshold, pins=np.full(size, -1),
+                                            photos=np.arange(size), level=np.zeros(size, np.int64), shifts=np.zeros(1))
+    line = f"over the graph {time.perf_counter() - start:.1f}s ({len(np.unique(groups))} persons)"
+    if size <= clustering.MAX_LINKAGE_FACES:
+        start = time.perf_counter()
+        groups = clustering.cluster_average(graph, Faces(vectors), DEFAULT)
+        line += f", scipy on the full matrix {time.perf_counter() - start:.1f}s ({len(np.unique(groups))} persons)"
+    return line
+
+
 def cluster_in_child(store_path: str) -> dict:
     """`cluster_all` at the default in a fresh process over the store: its figures, that process's peak RSS, and
     the peak RSS within each phase (sampled every 0.2 s), to see which phase holds the memory."""
@@ -226,9 +248,15 @@ def main() -> None:
                         help="only fill the store and time cluster_all (no graph comparison, HNSW build or assign)")
     parser.add_argument("--server-path", type=int, default=0, metavar="FACES",
                         help="also time the graph through qdrant-client's local mode on this many faces")
+    parser.add_argument("--large-person", type=int, nargs="*", default=[], metavar="FACES",
+                        help="only cluster one synthetic person of each of these sizes (e.g. 4000 20000 100000)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"settings: {DEFAULT.name}, k={DEFAULT.neighbours}, graph edges from cosine {DEFAULT.lowest_threshold}")
+    if args.large_person:
+        for size in args.large_person:
+            print(f"one person of {size} faces: {large_person(size)}")
+        return
     start = time.perf_counter()
     extra = args.assign + 2 * args.ingest
     vectors, labels = synthetic_faces(args.faces + extra)
