@@ -36,9 +36,11 @@ class _Groups:
         np.add.at(self.sums, self.row_of[group[members]], vectors[members])
 
     def sum_of(self, ids: np.ndarray) -> np.ndarray:
-        out = np.asarray(self.vectors[ids], dtype=np.float64)
+        out = np.empty((len(ids), self.vectors.shape[1]))
         rows = self.row_of[ids]
-        out[rows >= 0] = self.sums[rows[rows >= 0]]
+        multi = rows >= 0
+        out[multi] = self.sums[rows[multi]]
+        out[~multi] = self.vectors[ids[~multi]]
         return out
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
