@@ -17,6 +17,8 @@ What it measures, in one run (speeds as ratios within it, because the machines a
 - `optimize` (Qdrant Edge's HNSW build), then `assign_person` latency, median and p99, for new faces of persons in
   the store (`newcomers`) and for faces of new persons.
 - ingest: `add_photos` throughput into the full store against an empty one.
+- with `--large-person N [N ...]` (alone): one synthetic person of each size clustered at the default, linked over
+  the graph as a part above `clustering.MAX_LINKAGE_FACES` is, and up to that bound by scipy too.
 - with `--server-path`: the graph through qdrant-client (`ServerStore.nearest_faces`, batched searches by point id)
   on the same faces in qdrant-client's local mode, the stand-in for a server here.
 """
