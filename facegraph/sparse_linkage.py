@@ -62,11 +62,13 @@ class _Groups:
         sums, levels = self.sum_of(groups), self.levels[groups]
         weighted = levels @ self.pair_shift
         total = np.empty(len(a))
-        hubs = np.flatnonzero(uses >= HUB_PAIRS)
-        by_hub = np.isin(x, hubs)
-        for hub in hubs:
-            pairs = np.flatnonzero(x == hub)
-            total[pairs] = sums[y[pairs]] @ sums[hub] + levels[y[pairs]] @ weighted[hub]
+        by_hub = uses[x] >= HUB_PAIRS
+        hub_pairs = np.flatnonzero(by_hub)
+        hub_pairs = hub_pairs[np.argsort(x[hub_pairs], kind="stable")]
+        for pairs in np.split(hub_pairs, np.flatnonzero(np.diff(x[hub_pairs])) + 1):
+            if len(pairs):
+                hub = x[pairs[0]]
+                total[pairs] = sums[y[pairs]] @ sums[hub] + levels[y[pairs]] @ weighted[hub]
         rest = np.flatnonzero(~by_hub)
         total[rest] = (np.einsum("ij,ij->i", sums[x[rest]], sums[y[rest]])
                        + np.einsum("ij,ij->i", weighted[x[rest]], levels[y[rest]]))
