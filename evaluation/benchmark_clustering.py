@@ -20,7 +20,8 @@ What it measures, in one run (speeds as ratios within it, because the machines a
 - with `--large-person N [N ...]` (alone): one synthetic person of each size clustered at the default, linked over
   the graph as a part above `clustering.MAX_LINKAGE_FACES` is, and up to that bound by scipy too.
 - with `--server-path`: the graph through qdrant-client (`ServerStore.nearest_faces`, batched searches by point id)
-  on the same faces in qdrant-client's local mode, the stand-in for a server here.
+  on the same faces in qdrant-client's local mode, the stand-in for a server here, or on the server at
+  `--server-url`.
 """
 
 from __future__ import annotations
@@ -224,10 +225,14 @@ def ingest_rate(graph: FaceGraph, vectors: np.ndarray, prefix: str) -> float:
     return len(photos) / (time.perf_counter() - start)
 
 
-def server_path(vectors: np.ndarray, rows: np.ndarray, exact: list[set]) -> str:
+def server_path(vectors: np.ndarray, rows: np.ndarray, exact: list[set], url: str | None = None) -> str:
+    """The graph through qdrant-client: from a Qdrant server at `url` (in collections of its own), else from
+    qdrant-client's local mode."""
     from facegraph.store.server import ServerStore
 
-    with tempfile.TemporaryDirectory() as folder, FaceGraph(store=ServerStore(path=folder), pipeline=lambda: None) as graph:
+    with tempfile.TemporaryDirectory() as folder, FaceGraph(
+            store=ServerStore(url, prefix="facegraph_benchmark_") if url else ServerStore(path=folder),
+            pipeline=lambda: None) as graph:
         keys = face_keys(len(vectors))
         fill_store(graph, vectors, keys)
         start = time.perf_counter()
@@ -250,6 +255,7 @@ def main() -> None:
                         help="only fill the store and time cluster_all (no graph comparison, HNSW build or assign)")
     parser.add_argument("--server-path", type=int, default=0, metavar="FACES",
                         help="also time the graph through qdrant-client's local mode on this many faces")
+    parser.add_argument("--server-url", help="with --server-path: a Qdrant server or cluster to time, not local mode")
     parser.add_argument("--large-person", type=int, nargs="*", default=[], metavar="FACES",
                         help="only cluster one synthetic person of each of these sizes (e.g. 4000 20000 100000)")
     args = parser.parse_args()
@@ -287,7 +293,8 @@ def main() -> None:
         part = vectors[: args.server_path]
         rows = np.arange(min(args.sample, len(part)))
         exact = exact_rows(part, rows, DEFAULT.neighbours, DEFAULT.lowest_threshold)
-        print(f"server path (qdrant-client local mode, batched searches by id): {server_path(part, rows, exact)}")
+        where = f"Qdrant at {args.server_url}" if args.server_url else "qdrant-client local mode"
+        print(f"server path ({where}, batched searches by id): {server_path(part, rows, exact, args.server_url)}")
 
 
 def print_graph_comparison(vectors: np.ndarray, labels: np.ndarray, args) -> None:
