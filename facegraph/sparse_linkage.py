@@ -15,7 +15,6 @@ from scipy.sparse import csr_matrix, triu
 
 QUALITY_LEVELS = 32  # quality-aware shifts are summed per level: at most (τ - poor_threshold) / 64 off
 PAIR_BLOCK = 65536  # group pairs compared a step
-HUB_PAIRS = 64  # a group in this many pairs of a step is compared with all of them by one product
 
 
 class _Groups:
@@ -48,31 +47,11 @@ class _Groups:
         """The average shifted cosine over every pair of faces of groups a[i] and b[i]."""
         result = np.empty(len(a))
         for start in range(0, len(a), PAIR_BLOCK):
-            result[start : start + PAIR_BLOCK] = self._similarity(a[start : start + PAIR_BLOCK], b[start : start + PAIR_BLOCK])
+            x, y = a[start : start + PAIR_BLOCK], b[start : start + PAIR_BLOCK]
+            dots = np.einsum("ij,ij->i", self.sum_of(x), self.sum_of(y))
+            shift = np.einsum("ij,ij->i", self.levels[x] @ self.pair_shift, self.levels[y])
+            result[start : start + PAIR_BLOCK] = (dots + shift) / (self.size[x] * self.size[y])
         return result
-
-    def _similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        # Each group's sum is read once however many pairs it is in: a large group is in most pairs at the end of
-        # the linkage (it takes one neighbour a round), and its pairs are one matrix-vector product.
-        groups, index = np.unique(np.r_[a, b], return_inverse=True)
-        x, y = index[: len(a)], index[len(a) :]
-        uses = np.bincount(index, minlength=len(groups))
-        swap = uses[y] > uses[x]
-        x, y = np.where(swap, y, x), np.where(swap, x, y)  # x: the group in more pairs (pair_shift is symmetric)
-        sums, levels = self.sum_of(groups), self.levels[groups]
-        weighted = levels @ self.pair_shift
-        total = np.empty(len(a))
-        by_hub = uses[x] >= HUB_PAIRS
-        hub_pairs = np.flatnonzero(by_hub)
-        hub_pairs = hub_pairs[np.argsort(x[hub_pairs], kind="stable")]
-        for pairs in np.split(hub_pairs, np.flatnonzero(np.diff(x[hub_pairs])) + 1):
-            if len(pairs):
-                hub = x[pairs[0]]
-                total[pairs] = sums[y[pairs]] @ sums[hub] + levels[y[pairs]] @ weighted[hub]
-        rest = np.flatnonzero(~by_hub)
-        total[rest] = (np.einsum("ij,ij->i", sums[x[rest]], sums[y[rest]])
-                       + np.einsum("ij,ij->i", weighted[x[rest]], levels[y[rest]]))
-        return total / (self.size[groups[x]] * self.size[groups[y]])
 
     def merge(self, keep: np.ndarray, gone: np.ndarray) -> np.ndarray:
         """Merge each group gone[i] into keep[i]; returns the map from old group names to new ones."""
