@@ -171,13 +171,15 @@ def large_person(size: int) -> str:
     by scipy on the full matrix as well. Into how many persons it falls, and how long each takes."""
     vectors = faces_of_persons(np.zeros(size, dtype=np.int64), np.random.default_rng(2))
     graph = neighbours.neighbour_graph(vectors, threshold=DEFAULT.lowest_threshold, k=DEFAULT.neighbours)
+    faces = Faces(vectors)
+    level, shifts = clustering.quality_levels(faces, DEFAULT)
     start = time.perf_counter()
-    groups = sparse_linkage.average_linkage(graph, vectors, DEFAULT.threshold, pins=np.full(size, -1),
-                                            photos=np.arange(size), level=np.zeros(size, np.int64), shifts=np.zeros(1))
+    groups = sparse_linkage.average_linkage(graph, vectors, DEFAULT.threshold, pins=faces.pins,
+                                            photos=faces.photo_numbers, level=level, shifts=shifts)
     line = f"over the graph {time.perf_counter() - start:.1f}s ({len(np.unique(groups))} persons)"
     if size <= clustering.MAX_LINKAGE_FACES:
         start = time.perf_counter()
-        groups = clustering.cluster_average(graph, Faces(vectors), DEFAULT)
+        groups = clustering.cluster_average(graph, faces, DEFAULT)
         line += f", scipy on the full matrix {time.perf_counter() - start:.1f}s ({len(np.unique(groups))} persons)"
     return line
 
