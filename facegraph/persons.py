@@ -25,7 +25,7 @@ from facegraph.collection import MEMBER_SAMPLE, Collection, FaceArrays
 from facegraph.constraints import Faces, photo_numbers
 from facegraph.errors import InvalidRequestError, NoFaceError, StoreError, StoreUnavailableError, check_at_least
 from facegraph.images import KnownPhoto, expand_paths, photo_files, photo_ids_of
-from facegraph.person_ids import carry_over_ids, derived_person_id
+from facegraph.person_ids import carry_over_ids, fresh_person_id
 from facegraph.person_merges import MergeSuggestion, suggest_merges
 from facegraph.person_records import PersonRecords, clean_name, now, public
 from facegraph.pipeline import Face, FacePipeline, PhotoError, PhotoFaces
@@ -302,7 +302,7 @@ class FaceGraph:
         clock.lap("clustering")
         phase(CLUSTER_PHASES[3])
         reserved = {int(labels[i]): pinned_persons[known.pins[i]] for i in np.flatnonzero(known.pins >= 0)}
-        ids = carry_over_ids(labels, faces.face_ids, faces.person_ids, reserved)
+        ids = carry_over_ids(labels, faces.face_ids, faces.person_ids, reserved, in_use=self._ids_in_use)
         person_of = [ids[label] for label in labels]
         confidence = clustering.confidences(faces.vectors, labels)
         clock.lap("person_ids")
@@ -313,7 +313,7 @@ class FaceGraph:
         self.records.finish(plan, {ids[label]: centroid for label, centroid in large.items()})
         clock.lap("payload_writes")
         return person_of, {"graph": graph_kind, "edges": clustering.undirected(graph).nnz // 2,
-                           "faces_rewritten": written}
+                           "clusters": len(ids), "faces_rewritten": written}
 
     def assign_person(self, face_id: str, settings: ClusterSettings | None = None, **changes) -> str:
         """Give one face a person, as `cluster_all` would place a newcomer, without reclustering.
@@ -354,8 +354,10 @@ class FaceGraph:
                 score = {p: value for p, value in average.items() if value is not None and value >= settings.threshold}
             else:
                 score = votes
-            # the highest score wins; ties go to the smaller id so that runs agree
-            person_id = min(score, key=lambda p: (-score[p], p)) if score else derived_person_id(face_id)
+            # the highest score wins, ties to the smaller id so that runs agree; a new person gets an id no other
+            # person holds (its own may stay)
+            person_id = (min(score, key=lambda p: (-score[p], p)) if score
+                         else fresh_person_id([face_id], set(), lambda ids: self._ids_in_use(ids) - {previous}))
         if person_id not in others:
             others[person_id] = self._other_faces(person_id, face_id, stored.get(person_id), previous, vector,
                                                   quality, settings)
@@ -475,8 +477,10 @@ class FaceGraph:
             raise InvalidRequestError(f"faces {outside} are not faces of {person_id}")
         rest = sorted(members - set(listed))
         keeps_id = 0 if not rest else None
-        new_ids = [person_id if n == keeps_id else derived_person_id(person_id, "split", *group)
-                   for n, group in enumerate(groups)]
+        new_ids, taken = [], {person_id}
+        for n, group in enumerate(groups):
+            new_ids.append(person_id if n == keeps_id else fresh_person_id([person_id, "split", *group], taken, self._ids_in_use))
+            taken.add(new_ids[-1])
         for new_id, group in zip(new_ids, groups):
             self.collection.set_person(group, new_id)
             self.records.pin(new_id, group, name=record.get("name") if new_id == person_id else None, replace=True)
@@ -542,6 +546,10 @@ class FaceGraph:
         if not result.faces:
             raise NoFaceError(f"no face found in query image {result.path}")
         return max(result.faces, key=lambda f: (f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]))
+
+    def _ids_in_use(self, person_ids: list[str]) -> set[str]:
+        """Which of `person_ids` are held by persons in the store."""
+        return set(self.records.records(person_ids))
 
     def _face_ids_of(self, person_id: str) -> list[str]:
         return self.collection.face_ids_of(person_id)

@@ -148,6 +148,21 @@ def test_ids_carry_over_to_the_cluster_that_continues_a_person():
     assert ids[1] == "person_1" and ids[0] == derived_person_id("a", "b")
 
 
+def test_a_made_id_never_equals_an_id_another_cluster_claimed_or_the_store_holds():
+    # cluster 0 continues person P, whose id was once made from face "c" alone; cluster 1 is face "c" again
+    made_from_c = derived_person_id("c")
+    ids = carry_over_ids([0, 0, 1], ["a", "b", "c"], [made_from_c, made_from_c, None], reserved={})
+    assert ids[0] == made_from_c and ids[1] != made_from_c and len(set(ids)) == 2
+    # the same clash with an id held by a person outside this run (the store's), deterministically resolved
+    held = {derived_person_id("a", "b")}
+    first = carry_over_ids([0, 0], ["a", "b"], [None, None], reserved={}, in_use=lambda ids: held & set(ids))
+    again = carry_over_ids([0, 0], ["a", "b"], [None, None], reserved={}, in_use=lambda ids: held & set(ids))
+    assert first == again and first[0] not in held and first[0].startswith("person_") and len(first[0]) == 19
+    # a reserved id is never made for another cluster either
+    ids = carry_over_ids([0, 1], ["a", "b"], [None, None], reserved={0: derived_person_id("b")})
+    assert ids[1] != ids[0]
+
+
 def test_density_does_not_chain_two_people_through_one_stray_face():
     # two tight persons (faces 0-3 and 4-7) and a stray face 8 with one weak edge to each
     weights = np.zeros((9, 9))

@@ -159,6 +159,20 @@ def two_persons_of_different_identities(graph, labeled) -> tuple[str, str]:
     return first, second
 
 
+def test_every_cluster_gets_its_own_person_id_after_a_recluster_at_other_settings(datasets, default_pipeline, tmp_path):
+    # the sequence that once gave two clusters one id (merging two people in silence): a recluster at the default,
+    # one with very different settings, then the default again, whose made ids clashed with the ids claimed back
+    lfw = datasets / "lfw"
+    people = (datasets / "meta" / "lfw_identities_min5.txt").read_text().split()
+    photos = [photo for who in people for photo in sorted((lfw / who).iterdir())[:3]][:60]
+    with FaceGraph(tmp_path / "store", pipeline=default_pipeline) as graph:
+        graph.index(photos)
+        for changes in ({}, {"method": "components", "threshold": 0.1}, {}, {}):
+            persons = graph.cluster_all(**changes)
+            assert persons == graph.last_run["clusters"], changes
+            assert len(graph.list_persons(limit=1000)) == persons
+
+
 def test_merge_survives_new_faces_and_reclustering(graph, labeled):
     graph.cluster_all(threshold=TAU)
     a, b = two_persons_of_different_identities(graph, labeled)
