@@ -8,7 +8,7 @@ from pydantic import Field
 
 from assets.metadata import OWNERS, layer, location, settings_metadata
 from assets.partitions import photo_batches
-from assets.resources import STORE_POOL, FaceCollection
+from assets.resources import STORE_POOL, FaceCollection, PhotoFolder
 from assets.tables import photos_from_table
 from assets.versions import CLUSTERING_VERSION
 from facegraph.clustering import METHODS, ClusterSettings
@@ -43,20 +43,20 @@ class ClusteringConfig(Config):
 @asset(partitions_def=photo_batches, group_name="collection", kinds={"qdrant"}, pool=STORE_POOL,
        code_version=CLUSTERING_VERSION, owners=OWNERS, tags=layer("collection"))
 def collection_batch(context: AssetExecutionContext, config: ClusteringConfig, batch_faces: pa.Table,
-                     store: FaceCollection) -> MaterializeResult:
+                     store: FaceCollection, photos: PhotoFolder) -> MaterializeResult:
     """The batch's faces in the Qdrant collection (photos already there are skipped); new faces get a person."""
-    photos, errors = photos_from_table(batch_faces)
+    read, errors = photos_from_table(batch_faces)
     graph = store.graph
     settings = config.settings()
     # the batch is the photos directly in its folder: those that vanished from it leave (moved ones keep faces)
-    synced = [graph.sync_folder(folder, recursive=False)
-              for folder in sorted({str(Path(p.path).resolve().parent) for p in [*photos, *errors]})]
-    report = graph.add_photos(photos, assign=True, settings=settings)
+    synced = [graph.sync_folder(folder, recursive=False, allow_mass_removal=photos.allow_mass_removal)
+              for folder in sorted({str(Path(p.path).resolve().parent) for p in [*read, *errors]})]
+    report = graph.add_photos(read, assign=True, settings=settings)
     persons = graph.collection.persons_of_faces(report.new_face_ids)
     context.log.info(f"{len(report.new_face_ids)} new faces of {context.partition_key} in {store.where}, "
                      f"given to {len(persons)} persons")
     return MaterializeResult(metadata={
-        "photos": len(photos),
+        "photos": len(read),
         "photos_added": report.indexed,
         "faces_added": len(report.new_face_ids),
         "persons_given_faces": len(persons),

@@ -30,7 +30,7 @@ def persons(context: AssetExecutionContext, config: ClusteringConfig, store: Fac
     """Every face of the collection grouped into persons (corrections kept, person ids carried over), after the
     photos gone from the photo folder, also whole folders of them, are removed (`FaceGraph.sync_folder`)."""
     graph = store.graph
-    synced = graph.sync_folder(photos.root())
+    synced = graph.sync_folder(photos.root(), allow_mass_removal=photos.allow_mass_removal)
     if synced.removed_photos or synced.moved:
         context.log.info(f"{synced.removed_photos} photos gone from {photos.root()} removed with their "
                          f"{synced.removed_faces} faces; {synced.moved} moved ones followed")

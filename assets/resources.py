@@ -87,6 +87,9 @@ class PhotoFolder(ConfigurableResource):
 
     path: str | None = Field(None, description="The photo folder (default: the sample photos that come with the "
                                                "model distribution, fetched on first use).")
+    allow_mass_removal: bool = Field(False, description="Let a run remove photos gone from the folder even when "
+                                     "they are all or many of its photos (as `facegraph sync --allow-mass-removal`); "
+                                     "without it such a run fails and removes nothing.")
 
     def root(self) -> Path:
         return Path(self.path) if self.path else sample_photos_dir()

@@ -1,12 +1,13 @@
 """The code location's resources, configured from `FACEGRAPH_*` environment variables.
 
-The library's settings (`facegraph.settings.Settings`: models, store, Qdrant server) plus three of the code
+The library's settings (`facegraph.settings.Settings`: models, store, Qdrant server) plus four of the code
 location's own, all with defaults that need nothing set, and named as `evaluation` names them:
 
 | variable | default | what |
 |---|---|---|
 | `FACEGRAPH_DATA` | `data/` in the project | batch tables, embedded store, gallery, MLflow, Dagster instance |
 | `FACEGRAPH_PHOTOS` | the sample photos | the photo folder the sensor watches and `run_all` materialises |
+| `FACEGRAPH_ALLOW_MASS_REMOVAL` | false | let a run remove photos gone from the folder however many (else it fails, removing none, when all or over a fifth of a folder's photos are gone) |
 | `MLFLOW_TRACKING_URI` | `sqlite:///<data>/mlflow.db` | where MLflow runs go |
 
 The store is the embedded one in `<data dir>/store` unless `FACEGRAPH_STORE` names another folder or
@@ -35,6 +36,8 @@ class DagsterSettings(Settings):
 
     data: Path = Field(default_factory=default_data_dir, description="batch tables, embedded store, gallery, MLflow store")
     photos: Path | None = Field(None, description="the photo folder to watch (default: the sample photos)")
+    allow_mass_removal: bool = Field(False, description="let a run remove photos gone from the photo folder "
+                                     "however many (as `facegraph sync --allow-mass-removal`)")
     mlflow_tracking_uri: str | None = Field(
         None, validation_alias=AliasChoices("mlflow_tracking_uri", "MLFLOW_TRACKING_URI"),
         description="MLflow tracking URI, MLflow's own variable (default: sqlite in the data folder)")
@@ -63,7 +66,7 @@ def build_resources(settings: DagsterSettings | None = None) -> dict:
             path=None if settings.qdrant_url else str(settings.store or data / "store"),
             url=settings.qdrant_url, api_key=api_key,
         ),
-        "photos": PhotoFolder(path=_str(settings.photos)),
+        "photos": PhotoFolder(path=_str(settings.photos), allow_mass_removal=settings.allow_mass_removal),
         "data": DataFolder(path=str(data)),
         "batch_tables": BatchTableIOManager(base_dir=str(data / "batches")),
         "mlflow": MlflowTracking(

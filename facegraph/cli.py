@@ -157,13 +157,17 @@ def index(settings, paths, detector, embedder, model_dir, as_json):
 
 @cli.command()
 @click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--allow-mass-removal", is_flag=True,
+              help="Remove the photos seen to be gone even if they are all or many of the folder's "
+                   "(refused without it: an empty or unmounted folder must not wipe the store).")
 @json_option
 @click.pass_obj
-def sync(settings, folder, as_json):
-    """Bring the store in step with FOLDER: photos gone from it are removed with their faces, moved ones (same
-    content, new place) keep their faces and corrections under their new path; then new photos are indexed."""
+def sync(settings, folder, allow_mass_removal, as_json):
+    """Bring the store in step with FOLDER: photos gone from it are removed with their faces (their corrections
+    kept for the day they come back), moved ones (same content, new place) keep their faces and corrections
+    under their new path; then new photos are indexed. A photo is removed only when its file is seen to be gone."""
     with graph_from(settings) as graph:
-        report = graph.sync_folder(folder)
+        report = graph.sync_folder(folder, allow_mass_removal=allow_mass_removal)
         photos = expand_paths([folder]) if report.unindexed_files else []
         with tqdm(total=len(photos), unit="photo", disable=None if photos else True, file=sys.stderr) as bar:
             indexed = graph.index(photos, progress=bar.update, phase=bar.set_description) if photos else None
@@ -171,7 +175,8 @@ def sync(settings, folder, as_json):
         echo_json(asdict(report) | {"indexed": asdict(indexed) if indexed else None})
     else:
         click.echo(f"{report.photos_checked} photos of {display_path(folder)} checked: {report.moved} moved, "
-                   f"{report.removed_photos} removed with {report.removed_faces} faces; "
+                   f"{report.removed_photos} removed with {report.removed_faces} faces"
+                   f"{f', {report.unseen} not seen (kept)' if report.unseen else ''}; "
                    f"{indexed.indexed if indexed else 0} new photos indexed")
 
 

@@ -36,6 +36,10 @@ class StoreLockedError(StoreError):
     """An embedded store is already open in another process (or another FaceGraph in this one)."""
 
 
+class SyncRefusedError(FacegraphError):
+    """A sync would remove photos it cannot see are gone, or more of them than is safe; nothing was removed."""
+
+
 class NotFoundError(FacegraphError, LookupError):
     """A person or face that was asked for does not exist."""
 

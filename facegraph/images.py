@@ -224,6 +224,31 @@ def photo_files(folder: str | os.PathLike, *, recursive: bool = True) -> list[Pa
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
 
 
+def positively_gone(path: str | os.PathLike, root: str | os.PathLike) -> bool:
+    """Whether the file `path` (under the folder `root`) is known not to exist: the file system says there is no
+    such entry, and its nearest folder that exists (up to `root`) can be listed. A file behind a folder that
+    cannot be read, a share that is not mounted or a failing disk is not gone: it cannot be seen."""
+    path, root = Path(path), Path(root)
+    try:
+        os.lstat(path)
+        return False  # it is there
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False  # no permission, a stale mount, an I/O error: unknown
+    folder = path.parent
+    while True:
+        try:
+            with os.scandir(folder):
+                return True  # the folder it would be in is there and readable, without it
+        except FileNotFoundError:
+            if folder == root or root not in folder.parents:
+                return False  # the sync's own folder is gone: not mounted, or moved, not emptied
+            folder = folder.parent
+        except OSError:
+            return False
+
+
 def photo_ids_of(paths) -> dict[str, list[str]]:
     """image id -> the paths (resolved, sorted) among `paths` of the readable photo files that hold that
     content. Files are read and hashed, not decoded."""

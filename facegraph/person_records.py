@@ -17,6 +17,7 @@ from facegraph.store.base import FACES, PERSONS, FaceStore
 CLUSTERED, CORRECTED = "clustered", "corrected"  # a record's `kind`: made by clustering, or touched by a person
 RUN = "recluster_in_progress"  # the key and kind of the mark a recluster keeps while it writes
 REMOVAL = "photo_removal_in_progress"  # the key and kind of the mark a removal of photos keeps while it deletes
+REMOVED = "removed_photo"  # the kind of a record that keeps a removed photo's corrections (key: REMOVED:image_id)
 MAX_NAME_LENGTH = 200  # characters: a name, not a note
 
 
@@ -181,6 +182,28 @@ class PersonRecords:
     def mark_removal(self, image_ids: list[str]) -> None:
         """Before photos are deleted: note which, so a removal cut short is found by one lookup on open."""
         self.store.upsert(PERSONS, [REMOVAL], [{"person_id": REMOVAL, "kind": REMOVAL, "image_ids": image_ids}])
+
+    def keep_corrections_of_photos(self, image_ids: list[str]) -> None:
+        """Before photos are removed: keep the pins of their faces, with the names of those persons, so that the
+        same content indexed again comes back corrected (`kept_corrections`). Face ids are `{image_id}_face{n}`,
+        so this needs no read of the faces, and running it again after a removal cut short keeps the same."""
+        photos, kept = set(image_ids), defaultdict(dict)
+        for face_id, person_id in self.pins().items():
+            if (image_id := face_id.rsplit("_face", 1)[0]) in photos:
+                kept[image_id][face_id] = person_id
+        names = {p: r.get("name") for p, r in self.records(sorted({p for pins in kept.values() for p in pins.values()})).items()}
+        records = [{"person_id": f"{REMOVED}:{image_id}", "kind": REMOVED, "image_id": image_id, "pins": pins,
+                    "names": {p: names.get(p) for p in sorted(set(pins.values()))}, "removed_at": now()}
+                   for image_id, pins in sorted(kept.items())]
+        self.store.upsert(PERSONS, [r["person_id"] for r in records], records)
+
+    def kept_corrections(self, image_id: str) -> dict | None:
+        """What `keep_corrections_of_photos` kept of a removed photo: `pins` (face id -> person id) and `names`."""
+        found = self.store.retrieve(PERSONS, [f"{REMOVED}:{image_id}"])
+        return found[0].payload if found else None
+
+    def forget_kept_corrections(self, image_id: str) -> None:
+        self.store.delete(PERSONS, [f"{REMOVED}:{image_id}"])
 
     def clear_removal(self) -> None:
         self.store.delete(PERSONS, [REMOVAL])

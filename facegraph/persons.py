@@ -15,16 +15,19 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
 from facegraph import centroids, clustering, neighbours
 from facegraph.clustering import ClusterSettings
-from facegraph.collection import MEMBER_SAMPLE, Collection, FaceArrays
+from facegraph.collection import MEMBER_SAMPLE, Collection, FaceArrays, display_path
 from facegraph.constraints import Faces, photo_numbers
-from facegraph.errors import InvalidRequestError, NoFaceError, StoreError, StoreUnavailableError, check_at_least
-from facegraph.images import KnownPhoto, expand_paths, photo_files, photo_ids_of
+from facegraph.errors import (
+    InvalidRequestError, NoFaceError, StoreError, StoreUnavailableError, SyncRefusedError, check_at_least,
+)
+from facegraph.images import KnownPhoto, expand_paths, photo_files, photo_ids_of, positively_gone
 from facegraph.person_ids import carry_over_ids, fresh_person_id
 from facegraph.person_merges import MergeSuggestion, suggest_merges
 from facegraph.person_records import PersonRecords, clean_name, now, public
@@ -77,7 +80,31 @@ class SyncReport:
     moved: int = 0  # of them, found at another path in the folder (same content): path updated
     removed_photos: int = 0  # of them, whose content is no longer in the folder: removed with their faces
     removed_faces: int = 0
+    unseen: int = 0  # of them, missing from the listing but not seen to be gone (folder unreadable): kept
     unindexed_files: int = 0  # files named like photos at paths no stored photo has (new ones, for `index`)
+
+
+MASS_REMOVAL_SHARE = 0.2  # a sync may remove at most this share of a folder's photos unless told otherwise ...
+MASS_REMOVAL_FREE = 5  # ... except this many, which any sync may remove (deleting a few photos needs no flag)
+
+
+def refuse_unsafe_removal(folder, stored: dict[str, str], gone: list[str], unseen: list[str]) -> None:
+    """Raise `SyncRefusedError` if a sync of `folder` (whose `stored` photos are image id -> path) would remove
+    photos it cannot see are gone (`unseen`), every photo of the folder, or more than `MASS_REMOVAL_SHARE` of them
+    (beyond `MASS_REMOVAL_FREE`)."""
+    where = display_path(folder)
+    if unseen:
+        folders = sorted({display_path(Path(stored[image_id]).parent) for image_id in unseen})
+        raise SyncRefusedError(
+            f"{len(unseen)} photos of {where} cannot be seen (folders that cannot be read: {', '.join(folders[:5])}"
+            f"{' ...' if len(folders) > 5 else ''}); nothing was removed. Make them readable, or pass "
+            "--allow-mass-removal to remove only the photos seen to be gone")
+    everything = len(gone) == len(stored) and len(gone) > 1
+    if everything or (len(gone) > MASS_REMOVAL_FREE and len(gone) > MASS_REMOVAL_SHARE * len(stored)):
+        raise SyncRefusedError(
+            f"this sync would remove {len(gone)} of the {len(stored)} photos stored from {where} "
+            f"({'all of them' if everything else f'more than {MASS_REMOVAL_SHARE:.0%}'}); nothing was removed. "
+            "If the folder is the right one and those photos are really deleted, pass --allow-mass-removal")
 
 
 def open_store(location: str | os.PathLike | None = None, *, url: str | None = None, api_key: str | None = None) -> FaceStore:
@@ -185,7 +212,9 @@ class FaceGraph:
             else:
                 seen.add(photo.image_id)
                 try:
-                    report.new_face_ids.extend(self.collection.add_photo(photo, now()))
+                    face_ids = self.collection.add_photo(photo, now())
+                    self._restore_corrections(photo.image_id, face_ids)
+                    report.new_face_ids.extend(face_ids)
                     report.indexed += 1
                 except StoreUnavailableError:
                     raise  # the server is gone: every photo after this one would fail the same way
@@ -211,6 +240,7 @@ class FaceGraph:
         if not image_ids:
             return 0
         self.records.mark_removal(image_ids)
+        self.records.keep_corrections_of_photos(image_ids)
         removed = self.collection.remove_photos(image_ids)
         self.records.forget_faces(removed.face_ids)
         for person_id in sorted({person for person in removed.person_ids if person}):
@@ -219,28 +249,59 @@ class FaceGraph:
         self.records.clear_removal()
         return len(removed)
 
-    def sync_folder(self, folder: str | os.PathLike, *, recursive: bool = True) -> SyncReport:
+    def _restore_corrections(self, image_id: str, face_ids: list[str]) -> None:
+        """Give the faces of a photo that comes back (the same content, so the same face ids) the corrections
+        they had when it was removed: pinned to their persons again, a person that left with it made again
+        with its name."""
+        kept = self.records.kept_corrections(image_id)
+        if kept is None:
+            return
+        back = [face for face in face_ids if face in kept["pins"]]
+        existing = self.records.records(sorted({kept["pins"][face] for face in back}))
+        for person_id in sorted(existing.keys() | {kept["pins"][face] for face in back}):
+            faces = [face for face in back if kept["pins"][face] == person_id]
+            self.records.pin(person_id, faces, name=None if person_id in existing else kept["names"].get(person_id))
+            self.collection.set_person(faces, person_id)  # after the record: no face names a person without one
+            self._refresh_confidences(person_id)
+        self.records.forget_kept_corrections(image_id)
+
+    def sync_folder(self, folder: str | os.PathLike, *, recursive: bool = True,
+                    allow_mass_removal: bool = False) -> SyncReport:
         """Bring the photos stored from `folder` in step with it: a photo whose file is gone from its path but
         whose content is elsewhere in the folder keeps its faces, persons and corrections, with its new path; one
-        whose content is nowhere in it is removed (`remove_photos`). New photos are left to `index`.
+        whose file is positively gone (`images.positively_gone`) and whose content is nowhere in the folder is
+        removed (`remove_photos`, which keeps its corrections for the day it comes back). New photos are left to
+        `index`.
+
+        Nothing is removed, and `SyncRefusedError` says why, when `folder` is not a folder (a share not mounted),
+        when some missing photos cannot be seen to be gone (a folder that cannot be read), or when the sync would
+        remove every photo of the folder or more than `MASS_REMOVAL_SHARE` of them (`removal_is_safe`): an empty
+        folder given by mistake must not wipe a library. With `allow_mass_removal` the photos that are gone are
+        removed however many, and those that cannot be seen are kept and counted in `unseen`.
 
         Only files at paths no stored photo has are read (hashed, not decoded), and only when a stored photo is
         missing, so a sync of an unchanged folder reads no photo. A photo edited in place is new content to
         `index`; its old version stays until its file is gone."""
+        root = Path(folder).resolve()
+        if not root.is_dir():
+            raise SyncRefusedError(f"{display_path(folder)} is not a folder (not mounted, moved or mistyped?); "
+                                   "nothing was removed")
         stored = self.collection.photos_under(folder, recursive=recursive)
         files = {str(path.resolve()): path for path in photo_files(folder, recursive=recursive)}
         stored_paths = set(stored.values())
         unknown = [path for resolved, path in files.items() if resolved not in stored_paths]
         missing = sorted(image_id for image_id, path in stored.items() if path not in files)
-        report = SyncReport(photos_checked=len(stored), unindexed_files=len(unknown))
         present = photo_ids_of(unknown) if missing else {}
-        for image_id in missing:
-            if image_id in present:
-                self.collection.move_photo(image_id, present[image_id][0])
-                report.moved += 1
-        gone = [image_id for image_id in missing if image_id not in present]
-        report.removed_photos, report.removed_faces = len(gone), self.remove_photos(gone)
-        report.unindexed_files -= report.moved
+        moved = {image_id: present[image_id][0] for image_id in missing if image_id in present}
+        unseen = [i for i in missing if i not in moved and not positively_gone(stored[i], root)]
+        gone = [i for i in missing if i not in moved and i not in unseen]
+        if not allow_mass_removal:
+            refuse_unsafe_removal(folder, stored, gone, unseen)
+        for image_id, path in moved.items():
+            self.collection.move_photo(image_id, path)
+        report = SyncReport(photos_checked=len(stored), moved=len(moved), removed_photos=len(gone),
+                            unseen=len(unseen), unindexed_files=len(unknown) - len(moved))
+        report.removed_faces = self.remove_photos(gone)
         return report
 
     # ---- clustering -----------------------------------------------------------------------------------------

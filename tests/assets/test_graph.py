@@ -27,8 +27,8 @@ IDENTITIES = ["Ben_Affleck", "Elton_John", "Jerry_Seinfeld", "Madonna", "Mindy_K
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def definitions(data_dir, photos, store):
-    return build_definitions(DagsterSettings(data=data_dir, photos=photos, store=store, qdrant_url=None))
+def definitions(data_dir, photos, store, **settings):
+    return build_definitions(DagsterSettings(data=data_dir, photos=photos, store=store, qdrant_url=None, **settings))
 
 
 def run(defs, job, instance, run_config=None, **kwargs):
@@ -269,3 +269,24 @@ def test_photos_gone_from_the_folder_leave_the_collection_and_moved_ones_keep_th
         paths = {photo_path(p.payload) for p in graph.store.scroll("photos")}
     assert str(photos / "Elton_John" / "renamed.jpg") in paths and str(moved) not in paths
     assert len(paths) == 15 - 6 and set(after) < set(before)
+
+
+def test_a_recluster_removes_nothing_when_most_of_the_photo_folder_is_gone_unless_allowed(datasets, tmp_path):
+    photos = tmp_path / "photos"
+    for who in ("Madonna", "Elton_John", "Ben_Affleck"):
+        (photos / who).mkdir(parents=True)
+        for photo in sorted((datasets / "five_celebs" / who).iterdir())[:5]:
+            shutil.copy(photo, photos / who / photo.name)
+    defs = definitions(tmp_path, photos, tmp_path / "store")
+    with instance_for_test() as instance:
+        materialise_all(defs, instance)
+        before = persons_of(tmp_path / "store")
+        shutil.move(photos / "Madonna", tmp_path / "away_1")  # two of three batch folders gone (a share half mounted?)
+        shutil.move(photos / "Elton_John", tmp_path / "away_2")
+        refused = run(defs, "recluster", instance, raise_on_error=False)
+        assert not refused.success and not refused.asset_materializations_for_node("persons")
+        [failure] = [e for e in refused.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert "SyncRefusedError" in str(failure.event_specific_data.error) and "10 of the 15 photos" in str(failure.event_specific_data.error)
+        assert persons_of(tmp_path / "store") == before
+        allowed = definitions(tmp_path, photos, tmp_path / "store", allow_mass_removal=True)
+        assert metadata(run(allowed, "recluster", instance), "persons")["photos_removed"] == 10

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from facegraph.collection import photo_path
-from facegraph.errors import PersonNotFoundError, StoreError, WeightsError
+from facegraph.errors import PersonNotFoundError, StoreError, SyncRefusedError, WeightsError
 from facegraph.gallery import write_gallery
 from facegraph.persons import FaceGraph
 from facegraph.store.base import FACES, PERSONS, PHOTOS
@@ -260,6 +260,95 @@ def test_sync_removes_deleted_photos_and_follows_moved_ones_keeping_corrections(
         graph.cluster_all()
         assert graph.get_person(named["person_id"])["name"] == "Somebody"
         assert write_gallery(graph, tmp_path / "persons.html").read_text().count("data:image/jpeg;base64") > 0
+
+
+def snapshot(graph) -> tuple:
+    """Everything a sync could lose: every face's person, every record and every photo's path."""
+    return (consistent(graph), sorted(map(repr, (p.payload for p in graph.store.scroll(PERSONS)))),
+            sorted(photo_path(p.payload) for p in graph.store.scroll(PHOTOS)))
+
+
+def run_cli(*args) -> tuple[int, str]:
+    """Run `facegraph ARGS` as a user would (`main`, which prints errors as `Type: message`)."""
+    done = subprocess.run([sys.executable, "-m", "facegraph", *map(str, args)], capture_output=True, text=True)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_sync_of_an_emptied_folder_removes_nothing_unless_told(copies, tmp_path):
+    store, folder = copies
+    with open_graph(store) as graph:
+        before = snapshot(graph)
+    away = tmp_path / "unmounted"
+    shutil.move(folder, away)
+    folder.mkdir()  # a share that is not mounted: its mount point is an empty folder
+    code, output = run_cli("--store", store, "sync", folder)
+    assert code == 1 and output.startswith("SyncRefusedError: this sync would remove 36 of the 36 photos")
+    assert "nothing was removed" in output and "--allow-mass-removal" in output
+    folder.rmdir()  # not even a folder: refused as well
+    code, output = run_cli("--store", store, "sync", folder)
+    assert code == 1 and "SyncRefusedError" in output and "is not a folder" in output
+    with open_graph(store) as graph:
+        assert snapshot(graph) == before
+    folder.mkdir()
+    code, output = run_cli("--store", store, "sync", "--allow-mass-removal", folder)
+    assert code == 0 and "36 removed" in output, output
+    with open_graph(store) as graph:
+        assert graph.collection.photo_count() == graph.collection.face_count() == 0
+
+
+def test_sync_removes_a_few_deleted_photos_but_not_a_fifth_of_them(copies):
+    store, folder = copies
+    photos = sorted(folder.rglob("*.jpg"))
+    for photo in photos[:8]:  # 8 of 36: more than 20%
+        photo.unlink()
+    with open_graph(store) as graph:
+        before = snapshot(graph)
+        with pytest.raises(SyncRefusedError, match=r"remove 8 of the 36 photos .*\(more than 20%\)"):
+            graph.sync_folder(folder)
+        assert snapshot(graph) == before
+        assert graph.sync_folder(folder, allow_mass_removal=True).removed_photos == 8
+        photos[8].unlink()  # one more: a few photos need no flag
+        assert graph.sync_folder(folder).removed_photos == 1
+        consistent(graph)
+
+
+def test_sync_keeps_the_photos_of_a_folder_it_cannot_read(copies):
+    store, folder = copies
+    shutil.rmtree(folder / "Madonna")
+    os.symlink("Madonna", folder / "Madonna")  # a link to itself: the folder cannot be listed, even by root
+    (folder / "Elton_John" / sorted(os.listdir(folder / "Elton_John"))[0]).unlink()  # one photo really gone
+    with open_graph(store) as graph:
+        before = snapshot(graph)
+        with pytest.raises(SyncRefusedError, match=r"12 photos of .* cannot be seen .*Madonna"):
+            graph.sync_folder(folder)
+        assert snapshot(graph) == before
+        report = graph.sync_folder(folder, allow_mass_removal=True)  # removes only what is seen to be gone
+        assert (report.removed_photos, report.unseen) == (1, 12)
+        assert sum(path.startswith(str(folder / "Madonna")) for path in snapshot(graph)[2]) == 12
+
+
+def test_a_removed_photo_indexed_again_comes_back_with_its_corrections(copies, default_pipeline, tmp_path):
+    store, folder = copies
+    with open_graph(store) as graph:
+        named = graph.list_persons(limit=1)[0]["person_id"]
+        members = graph.get_person(named)["face_ids"]
+        photos = {photo_path(graph.collection.photos([face.rsplit("_face", 1)[0]])[face.rsplit("_face", 1)[0]])
+                  for face in members}
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    for n, path in enumerate(sorted(photos)):  # every photo of the named person leaves the folder ...
+        shutil.move(path, kept / f"{n}.jpg")
+    with open_graph(store, default_pipeline) as graph:
+        graph.sync_folder(folder, allow_mass_removal=True)
+        with pytest.raises(PersonNotFoundError):
+            graph.get_person(named)
+        graph.index([kept])  # ... and comes back, from another folder
+        person = graph.get_person(named)
+        assert person["name"] == "Somebody" and set(person["face_ids"]) == set(members)
+        assert set(graph.records.pins()) >= set(members)
+        graph.cluster_all()
+        assert graph.get_person(named)["face_ids"] == person["face_ids"]
+        consistent(graph)
 
 
 def test_remove_photos_drops_emptied_persons_and_the_pins_of_removed_faces(copies):
