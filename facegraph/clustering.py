@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 
 from facegraph.constraints import Faces, enforce, pin_edges
 from facegraph.errors import InvalidRequestError, check_at_least
-from facegraph.neighbours import DEFAULT_NEIGHBOURS, check_threshold
+from facegraph.neighbours import DEFAULT_NEIGHBOURS, check_neighbours, check_threshold
 from facegraph.sparse_linkage import QUALITY_LEVELS, average_linkage
 
 DEFAULT_MIN_NEIGHBOURS = 3
@@ -73,7 +73,7 @@ class ClusterSettings:
                 check_threshold(getattr(self, name), name)
         if not self.quality_range[0] < self.quality_range[1]:
             raise InvalidRequestError(f"quality_range must be (poor, clear) with poor < clear, got {self.quality_range}")
-        check_at_least(self.neighbours, 1, "neighbours")
+        check_neighbours(self.neighbours)
         check_at_least(self.min_neighbours, 1, "min_neighbours")
         if not self.resolution > 0:
             raise InvalidRequestError(f"resolution must be above 0, got {self.resolution}")

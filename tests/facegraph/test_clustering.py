@@ -7,6 +7,7 @@ from evaluation.benchmark_clustering import synthetic_faces
 from facegraph.clustering import METHODS, ClusterSettings, cluster, confidences, mutual
 from facegraph.neighbours import knn_graph, neighbour_graph
 from facegraph.constraints import Faces, enforce
+from facegraph.errors import InvalidRequestError
 from facegraph.person_merges import merge_nearest_persons, suggest_merges
 from facegraph.person_ids import carry_over_ids, derived_person_id
 
@@ -161,6 +162,41 @@ def test_a_made_id_never_equals_an_id_another_cluster_claimed_or_the_store_holds
     # a reserved id is never made for another cluster either
     ids = carry_over_ids([0, 1], ["a", "b"], [None, None], reserved={0: derived_person_id("b")})
     assert ids[1] != ids[0]
+
+
+def test_the_exact_graph_cut_to_k_best_as_it_goes_is_the_graph_of_all_pairs(monkeypatch):
+    # every pair passes τ = 0 here, the case whose memory grew with the square of the faces
+    vectors = np.random.default_rng(1).normal(size=(800, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    whole = neighbour_graph(vectors, threshold=0.0, k=3, block_size=800)
+    monkeypatch.setattr("facegraph.neighbours.BLOCK_ELEMENTS", 1000)  # cut after every block of 50 rows
+    cut = neighbour_graph(vectors, threshold=0.0, k=3, block_size=50)
+    assert whole.nnz == cut.nnz == 800 * 3 and ((whole != 0) != (cut != 0)).nnz == 0  # the same edges
+    np.testing.assert_allclose(cut.data, whole.data, rtol=1e-5)  # products of other block shapes round apart
+    top = np.sort(np.where(np.eye(800, dtype=bool), -np.inf, vectors @ vectors.T), axis=1)[:, -3:]
+    np.testing.assert_allclose(np.sort(cut.toarray(), axis=1)[:, -3:], top, rtol=1e-5)
+
+
+def test_the_exact_graph_memory_grows_with_the_faces_not_their_pairs():
+    import tracemalloc
+
+    peaks = []
+    for n in (2000, 4000):  # every pair passes τ = 0: twice the faces are four times the pairs
+        vectors = np.random.default_rng(0).normal(size=(n, 32)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        tracemalloc.start()
+        neighbour_graph(vectors, threshold=0.0, k=10)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 2 * peaks[0], peaks  # all pairs held at once: 118 MB, then 449 MB (3.8x)
+
+
+@pytest.mark.parametrize("k", [0, 201, 10**12])
+def test_a_neighbour_count_out_of_bounds_is_refused(three_people, k):
+    with pytest.raises(InvalidRequestError, match="neighbours must be"):
+        neighbour_graph(three_people, threshold=0.5, k=k)
+    with pytest.raises(InvalidRequestError, match="neighbours must be"):
+        ClusterSettings(neighbours=k)
 
 
 def test_density_does_not_chain_two_people_through_one_stray_face():
