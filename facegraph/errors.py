@@ -32,6 +32,10 @@ class StoreUnavailableError(StoreError):
     """The Qdrant server cannot be reached (wrong URL, server down, network)."""
 
 
+class StoreFullError(StoreError):
+    """The disk under an embedded store has too little free space for what was asked; nothing was written."""
+
+
 class StoreLockedError(StoreError):
     """An embedded store is already open in another process (or another FaceGraph in this one)."""
 

@@ -159,9 +159,10 @@ class PersonRecords:
                 best[person_id] = i
         existing = ({p.payload["person_id"]: p.payload for p in self.store.scroll(PERSONS, where={"kind": [CLUSTERED, CORRECTED]})}
                     if scope is None else self.records(sorted(set(scope) | set(best))))
-        self.store.upsert(PERSONS, [RUN], [{"person_id": RUN, "kind": RUN, "settings": settings, "started_at": now()}])
         stamp = now()
         created = [new_record(person_id, face_ids[i], stamp) for person_id, i in sorted(best.items()) if person_id not in existing]
+        self.store.upsert(PERSONS, [RUN], [{"person_id": RUN, "kind": RUN, "settings": settings, "started_at": stamp,
+                                            "created": [r["person_id"] for r in created]}])
         self.store.upsert(PERSONS, [r["person_id"] for r in created], created)
         return {"best": {person_id: face_ids[i] for person_id, i in best.items()}, "existing": existing}
 
@@ -212,6 +213,11 @@ class PersonRecords:
         """The photos of a removal that started and never finished, if any."""
         found = self.store.retrieve(PERSONS, [REMOVAL])
         return found[0].payload["image_ids"] if found else []
+
+    def made_by_interrupted_run(self) -> set[str]:
+        """The person ids whose records a recluster that never finished made (its own, to make again)."""
+        found = self.store.retrieve(PERSONS, [RUN])
+        return set(found[0].payload.get("created", [])) if found else set()
 
     def interrupted_run(self) -> dict | None:
         """The settings of a recluster that started and never finished (the process died), if any."""

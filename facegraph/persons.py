@@ -25,14 +25,15 @@ from facegraph.clustering import ClusterSettings
 from facegraph.collection import MEMBER_SAMPLE, Collection, FaceArrays, display_path
 from facegraph.constraints import Faces, photo_numbers
 from facegraph.errors import (
-    InvalidRequestError, NoFaceError, StoreError, StoreUnavailableError, SyncRefusedError, check_at_least,
+    InvalidRequestError, NoFaceError, StoreError, StoreFullError, StoreUnavailableError, SyncRefusedError,
+    check_at_least,
 )
 from facegraph.images import KnownPhoto, expand_paths, photo_files, photo_ids_of, positively_gone
 from facegraph.person_ids import carry_over_ids, fresh_person_id
 from facegraph.person_merges import MergeSuggestion, suggest_merges
 from facegraph.person_records import PersonRecords, clean_name, now, public
 from facegraph.pipeline import Face, FacePipeline, PhotoError, PhotoFaces
-from facegraph.store.base import FaceStore
+from facegraph.store.base import FACE_BYTES, FaceStore
 
 log = logging.getLogger(__name__)
 ASSIGN_NEIGHBOURS = 10  # nearest faces whose persons `find_person` weighs
@@ -211,13 +212,14 @@ class FaceGraph:
                 report.already_indexed += 1
             else:
                 seen.add(photo.image_id)
+                self.store.check_space(len(photo.faces) * FACE_BYTES, "store photos in")
                 try:
                     face_ids = self.collection.add_photo(photo, now())
                     self._restore_corrections(photo.image_id, face_ids)
                     report.new_face_ids.extend(face_ids)
                     report.indexed += 1
-                except StoreUnavailableError:
-                    raise  # the server is gone: every photo after this one would fail the same way
+                except (StoreUnavailableError, StoreFullError):
+                    raise  # the server is gone, or the disk full: every photo after this one would fail the same way
                 except StoreError as exc:  # this photo only: report it and go on with the rest
                     report.errors.append(PhotoError(photo.path, f"could not be stored ({exc})"))
             if progress:
@@ -363,10 +365,13 @@ class FaceGraph:
         clock.lap("clustering")
         phase(CLUSTER_PHASES[3])
         reserved = {int(labels[i]): pinned_persons[known.pins[i]] for i in np.flatnonzero(known.pins >= 0)}
-        ids = carry_over_ids(labels, faces.face_ids, faces.person_ids, reserved, in_use=self._ids_in_use)
+        unfinished = self.records.made_by_interrupted_run()  # ids a run cut short made: free for the same clusters
+        ids = carry_over_ids(labels, faces.face_ids, faces.person_ids, reserved,
+                             in_use=lambda candidates: self._ids_in_use(candidates) - unfinished)
         person_of = [ids[label] for label in labels]
         confidence = clustering.confidences(faces.vectors, labels)
         clock.lap("person_ids")
+        self.store.check_space(len(faces) * FACE_BYTES, "recluster")  # before the first write: all or nothing
         # new records first, stale ones last: at no moment does a face name a person without a record
         large = centroids.person_centroids(labels, faces.vectors, faces.quality, settings)
         plan = self.records.prepare(faces.face_ids, person_of, confidence, settings.to_dict(), scope=scope)

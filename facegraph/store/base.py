@@ -26,6 +26,7 @@ COLLECTIONS = (FACES, PERSONS, PHOTOS)
 KEYWORD_INDEXES = {FACES: ("person_id", "image_id", "face_id"), PERSONS: ("person_id", "kind", "pinned_faces"), PHOTOS: ("image_id",)}
 # Metadata collections hold no real vector; Qdrant needs one, so they carry this one-number placeholder.
 PLACEHOLDER_VECTOR = [1.0]
+FACE_BYTES = 4096  # disk a face may take when written or rewritten: its 2 KiB vector, payload and index links
 PAGE = 2048  # points per request when writing or scrolling: memory stays bounded however large the collection
 _ID_NAMESPACE = uuid.UUID("3f5c2a4e-8b1d-4c6f-9a7e-0d2b4f6a8c10")
 
@@ -124,6 +125,11 @@ class FaceStore(ABC):
         row numbers into `keys` (-1 where there are fewer) and their cosines. None where the engine runs in this
         process, since the caller's own neighbour graph over the vectors it read is faster there."""
         return None
+
+    def check_space(self, extra_bytes: int = 0, doing: str = "write") -> None:
+        """Raise `StoreError` ("no space left on ...") if the disk under the store may not hold what the engine is
+        about to write (`extra_bytes` beyond its working reserve), before it writes: an engine that maps its files
+        into memory dies of SIGBUS, without a message, on a full disk. Nothing to check on a server."""
 
     def optimize(self) -> None:
         """Bring search indexes up to date after bulk writes (a no-op where the engine does it by itself)."""

@@ -351,6 +351,43 @@ def test_a_removed_photo_indexed_again_comes_back_with_its_corrections(copies, d
         consistent(graph)
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 300 MB file system of its own (tmpfs), to fill up; root mounts it (the engine's files are sparse and
+    mapped into memory, so a full disk kills it with SIGBUS, which only a real full disk shows)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300M", "tmpfs", str(disk)], capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a small file system to fill (needs root): {mounted.stderr.strip()}")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def test_a_full_disk_refuses_every_command_and_leaves_the_store_intact(small_disk, datasets, default_pipeline):
+    store = small_disk / "store"
+    madonna = sorted((datasets / "five_celebs" / "Madonna").iterdir())
+    with FaceGraph(store, pipeline=default_pipeline) as graph:
+        graph.index(madonna[:6])
+        graph.cluster_all()
+        before = consistent(graph)
+    filler = small_disk / "filler"
+    with open(filler, "wb") as out:  # leave 20 MB free
+        out.truncate(shutil.disk_usage(small_disk).free - 20 * 2**20)
+    subprocess.run(["fallocate", "-l", str(filler.stat().st_size), str(filler)], check=True)
+    person = next(iter(set(before.values())))
+    for command in (["list-persons"], ["cluster-all"], ["index", madonna[6]], ["name-person", person, "Madonna"],
+                    ["sync", madonna[0].parent], ["get-person", person]):
+        code, output = run_cli("--store", store, *command)
+        assert code == 1 and output.startswith(f"StoreFullError: no space left on {store}: "), (command, output)
+        assert "MiB free" in output and "needed" in output
+    filler.unlink()
+    code, output = run_cli("--store", store, "list-persons", "--json")
+    assert code == 0, output
+    with open_graph(store) as graph:
+        assert consistent(graph) == before
+
+
 def test_remove_photos_drops_emptied_persons_and_the_pins_of_removed_faces(copies):
     store, _ = copies
     with open_graph(store) as graph:
