@@ -17,6 +17,7 @@ from facegraph.store.base import FACES, PERSONS, FaceStore
 CLUSTERED, CORRECTED = "clustered", "corrected"  # a record's `kind`: made by clustering, or touched by a person
 RUN = "recluster_in_progress"  # the key and kind of the mark a recluster keeps while it writes
 REMOVAL = "photo_removal_in_progress"  # the key and kind of the mark a removal of photos keeps while it deletes
+CORRECTION = "correction_in_progress"  # the key and kind of the mark a correction keeps while it writes
 REMOVED = "removed_photo"  # the kind of a record that keeps a removed photo's corrections (key: REMOVED:image_id)
 MAX_NAME_LENGTH = 200  # characters: a name, not a note
 
@@ -179,6 +180,20 @@ class PersonRecords:
         self.store.set_payloads(PERSONS, sorted(changed), [{"centroid": changed[p]} for p in sorted(changed)])
         self.store.delete(PERSONS, sorted(set(existing) - set(best)))
         self.store.delete(PERSONS, [RUN])
+
+    def mark_correction(self, verb: str, plan: dict) -> None:
+        """Before a correction writes: its whole plan (what every write will be), so that one cut short is
+        finished by writing the same plan again (`interrupted_correction`)."""
+        self.store.upsert(PERSONS, [CORRECTION], [{"person_id": CORRECTION, "kind": CORRECTION, "verb": verb,
+                                                   "plan": plan, "started_at": now()}])
+
+    def interrupted_correction(self) -> tuple[str, dict] | None:
+        """The verb and plan of a correction that started and never finished, if any."""
+        found = self.store.retrieve(PERSONS, [CORRECTION])
+        return (found[0].payload["verb"], found[0].payload["plan"]) if found else None
+
+    def clear_correction(self) -> None:
+        self.store.delete(PERSONS, [CORRECTION])
 
     def mark_removal(self, image_ids: list[str]) -> None:
         """Before photos are deleted: note which, so a removal cut short is found by one lookup on open."""

@@ -141,16 +141,21 @@ class FaceGraph:
         self.last_run: dict = {}  # what the last cluster_all did
         if self.store.exclusive:
             self.finish_interrupted_work()
-        elif self.records.interrupted_removal() or self.records.interrupted_run() is not None:
-            log.warning("a recluster or a removal of photos is under way on this server, or was cut short: "
+        elif (self.records.interrupted_removal() or self.records.interrupted_run() is not None
+              or self.records.interrupted_correction() is not None):
+            log.warning("a recluster, a correction or a removal of photos is under way on this server, or was cut short: "
                         "call finish_interrupted_work() once no other client is writing")
 
     def finish_interrupted_work(self) -> None:
-        """Finish what a process that died left half-done: a removal of photos (some faces gone, the photos still
-        marked), then a recluster (some persons written, some not), which is run again to the end, so that every
+        """Finish what a process that died left half-done: a correction (its plan written again), a removal of
+        photos (some faces gone, the photos still marked), then a recluster (some persons written, some not), which is run again to the end, so that every
         person is as one whole run made it (the same faces and settings give the same persons). Opening a store
         that one process opens at a time does this by itself; on a Qdrant server, where another client may be
         in the middle of the same work, call it yourself."""
+        if (correction := self.records.interrupted_correction()) is not None:
+            log.warning("finishing a %s that was interrupted", correction[0])
+            self._write_correction(*correction)
+            self.records.clear_correction()
         if removing := self.records.interrupted_removal():
             log.warning("finishing the removal of %d photos that was interrupted", len(removing))
             self.remove_photos(removing)
@@ -520,12 +525,9 @@ class FaceGraph:
             target_person_id = max(person_ids, key=lambda p: (len(members[p]), -person_ids.index(p)))
         elif target_person_id not in person_ids:
             raise InvalidRequestError(f"target {target_person_id} is not among the persons merged {person_ids}")
-        all_faces = sorted(f for faces in members.values() for f in faces)
         name = records[target_person_id].get("name") or next((r["name"] for r in records.values() if r.get("name")), None)
-        self.collection.set_person(all_faces, target_person_id)
-        self.records.pin(target_person_id, all_faces, name=name)
-        self.records.delete([p for p in person_ids if p != target_person_id])
-        self._refresh_confidences(target_person_id)
+        self._correct("merge", target=target_person_id, faces=sorted(f for faces in members.values() for f in faces),
+                      name=name, others=[p for p in person_ids if p != target_person_id])
         return target_person_id
 
     def split_person(self, person_id: str, face_groups: list[list[str]]) -> list[str]:
@@ -547,35 +549,63 @@ class FaceGraph:
         for n, group in enumerate(groups):
             new_ids.append(person_id if n == keeps_id else fresh_person_id([person_id, "split", *group], taken, self._ids_in_use))
             taken.add(new_ids[-1])
-        for new_id, group in zip(new_ids, groups):
-            self.collection.set_person(group, new_id)
-            self.records.pin(new_id, group, name=record.get("name") if new_id == person_id else None, replace=True)
-        if rest:
-            self.records.pin(person_id, rest, name=record.get("name"), replace=True)
-        self.records.keep_apart(sorted(set(new_ids) | {person_id}))
-        for new_id in set(new_ids) | {person_id}:
-            self._refresh_confidences(new_id)
+        self._correct("split", person_id=person_id, groups=[[i, g] for i, g in zip(new_ids, groups)], rest=rest,
+                      name=record.get("name"))
         return new_ids
 
     def reassign_face(self, face_id: str, target_person_id: str) -> None:
         """Move one face to another person, for good."""
         face = self.collection.face(face_id)
         self.records.get(target_person_id)
-        previous = face.payload.get("person_id")
-        self.collection.set_person([face_id], target_person_id)
-        self.records.pin(target_person_id, [face_id])  # also unpins it from any other person
-        if previous and previous != target_person_id:
-            if not self.records.drop_if_empty(previous):
-                self._refresh_confidences(previous)
-        self._refresh_confidences(target_person_id)
+        self._correct("reassign", face_id=face_id, target=target_person_id, previous=face.payload.get("person_id"))
 
     def name_person(self, person_id: str, name: str) -> str:
         """Name a person; returns the name as stored (`person_records.clean_name`: control characters removed,
         bounded length). Naming confirms the person: its faces are pinned to it, so the name stays with them."""
         name = clean_name(name)
         self.records.get(person_id)
-        self.records.pin(person_id, self._face_ids_of(person_id), name=name)
+        self._correct("name", person_id=person_id, faces=self._face_ids_of(person_id), name=name)
         return name
+
+    def _correct(self, verb: str, **plan) -> None:
+        """Write a correction as a journaled plan: the plan is kept first, then written (`_write_<verb>`), then
+        the mark cleared, so a process that dies in between leaves the plan, which the next open writes again
+        (every write of a plan can be written twice). Reads happen before; a plan writes only."""
+        self.records.mark_correction(verb, plan)
+        self._write_correction(verb, plan)
+        self.records.clear_correction()
+
+    def _write_correction(self, verb: str, plan: dict) -> None:
+        {"merge": self._write_merge, "split": self._write_split, "reassign": self._write_reassign,
+         "name": self._write_name}[verb](**plan)
+
+    def _write_merge(self, target: str, faces: list[str], name: str | None, others: list[str]) -> None:
+        self.records.pin(target, faces, name=name)
+        self.collection.set_person(faces, target)
+        self.records.delete(others)
+        self._refresh_confidences(target)
+
+    def _write_split(self, person_id: str, groups: list, rest: list[str], name: str | None) -> None:
+        for new_id, group in groups:  # each record before its faces: no face names a person without a record
+            self.records.pin(new_id, group, name=name if new_id == person_id else None, replace=True)
+            self.collection.set_person(group, new_id)
+        if rest:
+            self.records.pin(person_id, rest, name=name, replace=True)
+        persons = sorted({new_id for new_id, _ in groups} | {person_id})
+        self.records.keep_apart(persons)
+        for new_id in persons:
+            self._refresh_confidences(new_id)
+
+    def _write_reassign(self, face_id: str, target: str, previous: str | None) -> None:
+        self.records.pin(target, [face_id])  # also unpins it from any other person
+        self.collection.set_person([face_id], target)
+        if previous and previous != target:
+            if not self.records.drop_if_empty(previous):
+                self._refresh_confidences(previous)
+        self._refresh_confidences(target)
+
+    def _write_name(self, person_id: str, faces: list[str], name: str) -> None:
+        self.records.pin(person_id, faces, name=name)
 
     # ---- queries by photo -----------------------------------------------------------------------------------
 

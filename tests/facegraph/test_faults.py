@@ -1,5 +1,6 @@
 """Bad names, odd files, killed processes, deleted and moved photos: on real photos, real models and the real engine."""
 
+import json
 import os
 import shutil
 import signal
@@ -206,6 +207,72 @@ def test_a_recluster_killed_at_any_point_is_finished_on_the_next_open(copies, tm
                    for p in graph.store.scroll(FACES, with_vectors=True))
         assert {p["person_id"]: p["name"] for p in graph.list_persons(limit=1000)} == names
         assert graph.records.interrupted_run() is None
+
+
+CORRECTION_CHILD = """
+import json, os, signal, sys
+from facegraph.persons import FaceGraph
+from facegraph.store.embedded import EmbeddedStore
+
+store, call, kill_at = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+writes, counting = [], [False]
+for method in ("upsert", "delete", "set_payload", "set_payloads"):
+    def dying(self, *args, _original=getattr(EmbeddedStore, method), **kwargs):
+        if counting[0]:
+            writes.append(args[0])
+            if 0 <= kill_at < len(writes):
+                os.kill(os.getpid(), signal.SIGKILL)
+        return _original(self, *args, **kwargs)
+    setattr(EmbeddedStore, method, dying)
+with FaceGraph(store, pipeline=lambda: None) as graph:
+    counting[0] = True  # the correction's own writes, not the opening's
+    getattr(graph, call[0])(*call[1:])
+    counting[0] = False
+print(len(writes))
+"""
+
+
+def corrections_of(graph) -> tuple:
+    """What corrections decide: each face's person, every pin and every name."""
+    return consistent(graph), graph.records.pins(), {p["person_id"]: p["name"] for p in graph.list_persons(limit=1000)}
+
+
+def correction_calls(graph) -> dict:
+    """One call of each correction on the faults store."""
+    first, second, third = [p["person_id"] for p in graph.list_persons(limit=3)]
+    faces = graph.get_person(second)["face_ids"]
+    return {"merge": ["merge_persons", [second, third]],
+            "split": ["split_person", first, [graph.get_person(first)["face_ids"][:2]]],
+            "reassign": ["reassign_face", faces[0], third],
+            "name": ["name_person", second, "Someone else"]}
+
+
+@pytest.mark.parametrize("verb", ["merge", "split", "reassign", "name"])
+def test_a_correction_killed_before_any_of_its_writes_is_finished_on_the_next_open(copies, tmp_path, verb):
+    store, _ = copies
+    with open_graph(store) as graph:
+        call = correction_calls(graph)[verb]
+        before = corrections_of(graph)
+    shutil.copytree(store, tmp_path / "clean")
+    done = subprocess.run([sys.executable, "-c", CORRECTION_CHILD, str(tmp_path / "clean"), json.dumps(call), "-1"],
+                          capture_output=True, text=True, check=True)
+    writes = int(done.stdout.split()[-1])
+    with open_graph(tmp_path / "clean") as clean:
+        expected = corrections_of(clean)
+    assert writes >= 3
+    for kill_at in range(writes):
+        killed = tmp_path / f"killed_{kill_at}"
+        shutil.copytree(store, killed)
+        child = subprocess.run([sys.executable, "-c", CORRECTION_CHILD, str(killed), json.dumps(call), str(kill_at)],
+                               capture_output=True, text=True)
+        assert child.returncode == -signal.SIGKILL, child.stderr
+        with EmbeddedStore(killed) as raw:  # as the killed process left it: no face names a person without a record
+            records = {p.payload["person_id"] for p in raw.scroll(PERSONS)}
+            assert {p.payload["person_id"] for p in raw.scroll(FACES)} - {None} <= records, kill_at
+        with open_graph(killed) as graph:  # opening finishes the correction, once its plan is kept (write 0)
+            assert corrections_of(graph) == (expected if kill_at else before), f"killed before write {kill_at} of {writes}"
+            assert graph.records.interrupted_correction() is None
+        shutil.rmtree(killed)
 
 
 def test_a_killed_index_build_leaves_no_temp_segments(tmp_path):
