@@ -113,25 +113,31 @@ class Collection:
     # ---- writing faces and photos ---------------------------------------------------------------------------
 
     def is_known(self, image_id: str) -> bool:
-        """Whether the collection holds this photo (a photo being removed no longer counts)."""
+        """Whether the collection holds this photo whole (a photo being added or removed does not count)."""
         found = self.store.retrieve(PHOTOS, [image_id])
-        return bool(found) and not found[0].payload.get("removing")
+        return bool(found) and not (found[0].payload.get("removing") or found[0].payload.get("adding"))
 
     def add_photo(self, photo: PhotoFaces, indexed_at: str) -> list[str]:
-        """Store a photo's faces, then the photo (written last, so a photo the collection knows has all its
-        faces; if that write fails, the faces are taken back); returns the face ids."""
-        faces, record = photo.faces, photo_payload(photo, indexed_at)
+        """Store a photo and its faces; returns the face ids. The photo comes first, marked as being added (not
+        yet known), then its faces; `photo_added` clears the mark. A process that dies in between leaves no face
+        without its photo (so `sync` removes them together if the file goes), and a photo that is not known, so
+        indexing it again completes it. If the faces cannot be written, the photo is taken back."""
+        faces = photo.faces
         face_ids = [f.face_id for f in faces]
-        if faces:
-            self.add_faces(face_ids, np.stack([f.embedding for f in faces]), [
-                face_payload(f.face_id, f.image_id, bbox=f.bbox, det_score=f.det_score,
-                             quality_score=f.quality_score, indexed_at=indexed_at) for f in faces])
+        self.store.upsert(PHOTOS, [photo.image_id], [photo_payload(photo, indexed_at) | {"adding": True}])
         try:
-            self.store.upsert(PHOTOS, [photo.image_id], [record])
+            if faces:
+                self.add_faces(face_ids, np.stack([f.embedding for f in faces]), [
+                    face_payload(f.face_id, f.image_id, bbox=f.bbox, det_score=f.det_score,
+                                 quality_score=f.quality_score, indexed_at=indexed_at) for f in faces])
         except StoreError:
-            self.store.delete(FACES, face_ids)
+            self.store.delete(PHOTOS, [photo.image_id])
             raise
         return face_ids
+
+    def photo_added(self, image_id: str) -> None:
+        """Mark a photo whose faces are all stored as known."""
+        self.store.set_payload(PHOTOS, [image_id], {"adding": False})
 
     def add_faces(self, face_ids: list[str], vectors: np.ndarray, payloads: list[dict]) -> None:
         """Store face points (payloads made by `face_payload`)."""

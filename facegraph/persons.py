@@ -221,6 +221,7 @@ class FaceGraph:
                 try:
                     face_ids = self.collection.add_photo(photo, now())
                     self._restore_corrections(photo.image_id, face_ids)
+                    self.collection.photo_added(photo.image_id)
                     report.new_face_ids.extend(face_ids)
                     report.indexed += 1
                 except (StoreUnavailableError, StoreFullError):

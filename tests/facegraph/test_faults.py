@@ -224,7 +224,7 @@ for method in ("upsert", "delete", "set_payload", "set_payloads"):
                 os.kill(os.getpid(), signal.SIGKILL)
         return _original(self, *args, **kwargs)
     setattr(EmbeddedStore, method, dying)
-with FaceGraph(store, pipeline=lambda: None) as graph:
+with FaceGraph(store) as graph:  # the models load only for a call that reads photos
     counting[0] = True  # the correction's own writes, not the opening's
     getattr(graph, call[0])(*call[1:])
     counting[0] = False
@@ -272,6 +272,38 @@ def test_a_correction_killed_before_any_of_its_writes_is_finished_on_the_next_op
         with open_graph(killed) as graph:  # opening finishes the correction, once its plan is kept (write 0)
             assert corrections_of(graph) == (expected if kill_at else before), f"killed before write {kill_at} of {writes}"
             assert graph.records.interrupted_correction() is None
+        shutil.rmtree(killed)
+
+
+def test_a_photo_killed_while_it_is_stored_leaves_no_face_without_it_and_is_completed_by_indexing_again(
+        copies, datasets, tmp_path):
+    store, folder = copies
+    photo = folder / "new.jpg"
+    shutil.copy(datasets / "five_celebs" / "Ben_Affleck" / "train_10.jpg", photo)
+    call = json.dumps(["index", [str(photo)]])
+    writes = int(subprocess.run([sys.executable, "-c", CORRECTION_CHILD, str(store), call, "-1"], capture_output=True,
+                                text=True, check=True).stdout.split()[-1])
+    with open_graph(store) as clean:
+        [faces] = [sorted(f for f in consistent(clean) if f.startswith(image_id))
+                   for image_id, path in clean.collection.photos_under(folder).items() if path == str(photo)]
+    assert writes >= 3 and faces  # the photo, its faces, then the mark that it is whole
+    for kill_at in range(writes):
+        killed = tmp_path / f"killed_{kill_at}"
+        shutil.copytree(store, killed)
+        with open_graph(killed) as graph:
+            graph.remove_photos([faces[0].rsplit("_face", 1)[0]])
+        child = subprocess.run([sys.executable, "-c", CORRECTION_CHILD, str(killed), call, str(kill_at)],
+                               capture_output=True, text=True)
+        assert child.returncode == -signal.SIGKILL, child.stderr
+        with FaceGraph(killed) as graph:  # with the models
+            consistent(graph)  # every face has its photo
+            report = graph.index([photo])
+            assert report.indexed == 1 and set(faces) <= set(consistent(graph)), kill_at
+        photo.rename(tmp_path / "away.jpg")  # gone again: sync takes the photo and its faces
+        with open_graph(killed) as graph:
+            graph.sync_folder(folder)
+            assert not any(face.startswith(faces[0].rsplit("_face", 1)[0]) for face in consistent(graph))
+        (tmp_path / "away.jpg").rename(photo)
         shutil.rmtree(killed)
 
 
