@@ -246,6 +246,13 @@ class Collection:
                     found[point.payload["image_id"]] = str(path)
         return found
 
+    def photos_at(self, path: str | os.PathLike, *, except_photo: str) -> list[str]:
+        """The image ids of the other photos stored at `path` (older versions of a photo edited in place)."""
+        resolved = str(Path(path).resolve())
+        return sorted(p.payload["image_id"] for p in self.store.scroll(PHOTOS, where={"path": display_path(resolved)})
+                      if photo_path(p.payload) == resolved and p.payload["image_id"] != except_photo
+                      and not p.payload.get("removing"))
+
     def move_photo(self, image_id: str, path: str | os.PathLike) -> None:
         """Record a photo's new place (the same content, found elsewhere)."""
         self.store.set_payload(PHOTOS, [image_id], path_fields(Path(path).resolve()))

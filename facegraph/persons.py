@@ -85,6 +85,23 @@ class SyncReport:
     unindexed_files: int = 0  # files named like photos at paths no stored photo has (new ones, for `index`)
 
 
+SAME_FACE_SIMILARITY = 0.6  # a face of an edited photo is the same face as the old one it is this alike to, or more
+
+
+def same_faces(similarity: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs (old face, new face) of a photo edited in place that are the same face: most alike first, each face
+    in one pair at most, at cosine >= SAME_FACE_SIMILARITY."""
+    pairs, used_old, used_new = [], set(), set()
+    for row, col in zip(*np.unravel_index(np.argsort(-similarity, axis=None), similarity.shape)):
+        if similarity[row, col] < SAME_FACE_SIMILARITY:
+            break
+        if row not in used_old and col not in used_new:
+            pairs.append((int(row), int(col)))
+            used_old.add(row)
+            used_new.add(col)
+    return pairs
+
+
 MASS_REMOVAL_SHARE = 0.2  # a sync may remove at most this share of a folder's photos unless told otherwise ...
 MASS_REMOVAL_FREE = 5  # ... except this many, which any sync may remove (deleting a few photos needs no flag)
 
@@ -220,7 +237,7 @@ class FaceGraph:
                 self.store.check_space(len(photo.faces) * FACE_BYTES, "store photos in")
                 try:
                     face_ids = self.collection.add_photo(photo, now())
-                    self._restore_corrections(photo.image_id, face_ids)
+                    self.remove_photos(self._carry_corrections(photo))  # older versions at its path leave
                     self.collection.photo_added(photo.image_id)
                     report.new_face_ids.extend(face_ids)
                     report.indexed += 1
@@ -257,21 +274,33 @@ class FaceGraph:
         self.records.clear_removal()
         return len(removed)
 
-    def _restore_corrections(self, image_id: str, face_ids: list[str]) -> None:
-        """Give the faces of a photo that comes back (the same content, so the same face ids) the corrections
-        they had when it was removed: pinned to their persons again, a person that left with it made again
-        with its name."""
-        kept = self.records.kept_corrections(image_id)
-        if kept is None:
-            return
-        back = [face for face in face_ids if face in kept["pins"]]
-        existing = self.records.records(sorted({kept["pins"][face] for face in back}))
-        for person_id in sorted(existing.keys() | {kept["pins"][face] for face in back}):
-            faces = [face for face in back if kept["pins"][face] == person_id]
-            self.records.pin(person_id, faces, name=None if person_id in existing else kept["names"].get(person_id))
+    def _carry_corrections(self, photo: PhotoFaces) -> list[str]:
+        """Give the faces of a newly stored photo the corrections of the faces they continue: those of the same
+        content removed earlier (the same face ids: `keep_corrections_of_photos`), and those of an older version
+        of the photo at the same path (edited in place: the same face is the one with the most alike embedding,
+        at cosine >= SAME_FACE_SIMILARITY). A person that left with a photo is made again with its name. Returns
+        the older versions, which the caller removes."""
+        face_ids = [face.face_id for face in photo.faces]
+        kept = self.records.kept_corrections(photo.image_id) or {"pins": {}, "names": {}}
+        pins, names = {face: kept["pins"][face] for face in face_ids if face in kept["pins"]}, kept["names"]
+        older = self.collection.photos_at(photo.path, except_photo=photo.image_id)
+        if older and photo.faces:
+            old = self.collection.read_faces(where={"image_id": older})
+            old_pins = {face: person for person, faces in self.records.pinned_elsewhere(None, old.face_ids).items()
+                        for face in faces}
+            similarity = old.vectors @ np.stack([face.embedding for face in photo.faces]).T
+            for row, col in same_faces(similarity):
+                if (person := old_pins.get(old.face_ids[row])) is not None:
+                    pins[face_ids[col]] = person
+        existing = self.records.records(sorted(set(pins.values())))
+        for person_id in sorted(set(pins.values())):
+            faces = sorted(face for face, person in pins.items() if person == person_id)
+            self.records.pin(person_id, faces, name=None if person_id in existing else names.get(person_id))
             self.collection.set_person(faces, person_id)  # after the record: no face names a person without one
             self._refresh_confidences(person_id)
-        self.records.forget_kept_corrections(image_id)
+        if kept["pins"]:
+            self.records.forget_kept_corrections(photo.image_id)
+        return older
 
     def sync_folder(self, folder: str | os.PathLike, *, recursive: bool = True,
                     allow_mass_removal: bool = False) -> SyncReport:

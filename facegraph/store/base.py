@@ -23,7 +23,7 @@ from facegraph.errors import FacegraphError, StoreError
 
 FACES, PERSONS, PHOTOS = "faces", "persons", "photos"
 COLLECTIONS = (FACES, PERSONS, PHOTOS)
-KEYWORD_INDEXES = {FACES: ("person_id", "image_id", "face_id"), PERSONS: ("person_id", "kind", "pinned_faces"), PHOTOS: ("image_id",)}
+KEYWORD_INDEXES = {FACES: ("person_id", "image_id", "face_id"), PERSONS: ("person_id", "kind", "pinned_faces"), PHOTOS: ("image_id", "path")}
 # Metadata collections hold no real vector; Qdrant needs one, so they carry this one-number placeholder.
 PLACEHOLDER_VECTOR = [1.0]
 FACE_BYTES = 4096  # disk a face may take when written or rewritten: its 2 KiB vector, payload and index links

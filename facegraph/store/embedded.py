@@ -114,11 +114,12 @@ class EmbeddedStore(FaceStore):
         folder = self.path / name
         try:
             if (folder / "edge_config.json").is_file():
-                return EdgeShard.load(str(folder), config)
-            shard = EdgeShard.create(str(folder), config)
+                shard = EdgeShard.load(str(folder), config)
+            else:
+                shard = EdgeShard.create(str(folder), config)
         except Exception as exc:  # the engine raises plain RuntimeError/ValueError with its own message
             raise StoreError(f"cannot open the {name} collection at {folder}: {exc}") from exc
-        for field in KEYWORD_INDEXES[name]:
+        for field in set(KEYWORD_INDEXES[name]) - set(shard.info().payload_schema):  # a store made before an index
             shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
         return shard
 

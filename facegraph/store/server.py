@@ -70,12 +70,12 @@ class ServerStore(FaceStore):
 
     def _ensure(self, name: str) -> None:
         collection = self.names[name]
-        if self.client.collection_exists(collection):
-            return
-        size = self.dimension if name == FACES else len(PLACEHOLDER_VECTOR)
-        self.client.create_collection(collection, vectors_config=models.VectorParams(size=size, distance=models.Distance.COSINE))
-        for field in KEYWORD_INDEXES[name] if self.is_server else ():  # local mode has no payload indexes
-            self.client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
+        if not self.client.collection_exists(collection):
+            size = self.dimension if name == FACES else len(PLACEHOLDER_VECTOR)
+            self.client.create_collection(collection, vectors_config=models.VectorParams(size=size, distance=models.Distance.COSINE))
+        if self.is_server:  # local mode has no payload indexes; a collection made before an index gets it
+            for field in set(KEYWORD_INDEXES[name]) - set(self.client.get_collection(collection).payload_schema):
+                self.client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
 
     def upsert(self, collection, keys, payloads, vectors=None):
         rows = vectors.tolist() if vectors is not None else [PLACEHOLDER_VECTOR] * len(keys)

@@ -487,6 +487,30 @@ def test_a_full_disk_refuses_every_command_and_leaves_the_store_intact(small_dis
         assert consistent(graph) == before
 
 
+def test_a_photo_edited_in_place_replaces_its_old_faces_and_keeps_their_corrections(copies, default_pipeline):
+    store, folder = copies
+    with open_graph(store) as graph:
+        named = graph.list_persons(limit=1)[0]
+        face = graph.get_person(named["person_id"])["face_ids"][0]
+        image_id = face.rsplit("_face", 1)[0]
+        path = photo_path(graph.collection.photos([image_id])[image_id])
+        photos, faces = graph.collection.photo_count(), graph.collection.face_count()
+    with Image.open(path) as image:  # edited in place: brighter, saved again (new content, new image id)
+        image.convert("RGB").point(lambda v: min(255, int(v * 1.15))).save(path, quality=90)
+    with open_graph(store, default_pipeline) as graph:
+        report = graph.index([folder])
+        assert (report.indexed, report.already_indexed) == (1, 35)
+        assert not graph.collection.is_known(image_id) and graph.collection.photo_count() == photos
+        assert graph.collection.face_count() == faces  # the old version's faces are gone, not kept beside
+        [new_face] = [f for f in report.new_face_ids if graph.collection.face(f).payload["person_id"] == named["person_id"]]
+        person = graph.get_person(named["person_id"])
+        assert person["name"] == "Somebody" and face not in person["face_ids"] and new_face in person["face_ids"]
+        assert person["face_count"] == named["face_count"] and new_face in graph.records.pins()
+        graph.cluster_all()
+        assert new_face in graph.get_person(named["person_id"])["face_ids"]
+        consistent(graph)
+
+
 def test_remove_photos_drops_emptied_persons_and_the_pins_of_removed_faces(copies):
     store, _ = copies
     with open_graph(store) as graph:
