@@ -91,6 +91,9 @@ def cli(ctx, store, url):
     """facegraph: find the people in a photo collection."""
     overrides = {k: v for k, v in {"store": store, "qdrant_url": url}.items() if v}
     ctx.obj = Settings(**overrides)
+    if ctx.obj.store and ctx.obj.qdrant_url:
+        raise click.UsageError("give the store as a folder (--store, FACEGRAPH_STORE) or as a Qdrant server (--url, "
+                               f"FACEGRAPH_QDRANT_URL), not both: got {ctx.obj.store} and {ctx.obj.qdrant_url}")
 
 
 @cli.command()
@@ -102,7 +105,8 @@ def faces(settings, paths, detector, embedder, model_dir, as_json):
     """Detect and embed the faces in PATHS without storing them (default: the sample group photos)."""
     settings = with_models(settings, detector, embedder, model_dir)
     pipeline = pipeline_from(settings)
-    photos = expand_paths(paths or (str(sample_photos_dir(settings.cache_dir)),))
+    paths = paths or (str(sample_photos_dir(settings.cache_dir)),)
+    photos = expand_paths(paths)
     read, unreadable = [], []
     for result in tqdm(pipeline.run(photos), total=len(photos), unit="photo", disable=None, file=sys.stderr,
                        desc="reading and embedding photos"):
@@ -122,10 +126,12 @@ def faces(settings, paths, detector, embedder, model_dir, as_json):
     if as_json:
         echo_json({"photos": read, "unreadable": unreadable, "faces": faces_found,
                    "models": [asdict(model) for model in pipeline.models]})
-        return
-    models = ", ".join(f"{m.family} {m.file} sha256:{m.sha256[:12]} on {m.provider}" for m in pipeline.models)
-    click.echo(f"{counted(len(read), 'photo')}, {counted(faces_found, 'face')}, {len(unreadable)} unreadable; "
-               f"models: {models}")
+    else:
+        models = ", ".join(f"{m.family} {m.file} sha256:{m.sha256[:12]} on {m.provider}" for m in pipeline.models)
+        click.echo(f"{counted(len(read), 'photo')}, {counted(faces_found, 'face')}, {len(unreadable)} unreadable; "
+                   f"models: {models}")
+    if not read:  # some bad photos among good ones still exit 0, as `index` does
+        nothing_read(paths, len(photos))
 
 
 @cli.command()
@@ -137,10 +143,9 @@ def index(settings, paths, detector, embedder, model_dir, as_json):
     """Add the faces of PATHS (photos or folders) to the store; photos indexed before are skipped."""
     settings = with_models(settings, detector, embedder, model_dir)
     with tqdm(unit="photo", disable=None, file=sys.stderr, desc="finding photos") as bar:
-        photos = expand_paths(paths)
-        bar.reset(total=len(photos))
         with graph_from(settings) as graph:
-            report = graph.index(photos, progress=bar.update, phase=bar.set_description)
+            report = graph.index(paths, found=lambda total: bar.reset(total=total), progress=bar.update,
+                                 phase=bar.set_description)
     for error in report.errors:
         click.echo(f"skipped {display_path(error.path)}: {error.reason}", err=True)
     if as_json:
@@ -149,10 +154,15 @@ def index(settings, paths, detector, embedder, model_dir, as_json):
         click.echo(f"{counted(report.indexed, 'photo')} indexed, {counted(len(report.new_face_ids), 'new face')}, "
                    f"{report.already_indexed} already indexed, {len(report.errors)} unreadable")
     if not report.indexed + report.already_indexed:  # some bad photos among good ones still exit 0
-        where = ", ".join(display_path(path) for path in paths)
-        click.secho(f"nothing was indexed: {'no photos found in' if not report.photos else 'no photo could be read in'} "
-                    f"{where}", fg="red", err=True)
-        sys.exit(1)
+        nothing_read(paths, report.photos, "indexed")
+
+
+def nothing_read(paths, photos: int, done: str = "read") -> None:
+    """Say that no photo of `paths` (which held `photos` entries named like photos) could be read, and exit 1."""
+    where = ", ".join(display_path(path) for path in paths)
+    click.secho(f"nothing was {done}: {'no photos found in' if not photos else 'no photo could be read in'} {where}",
+                fg="red", err=True)
+    sys.exit(1)
 
 
 @cli.command()
@@ -168,9 +178,9 @@ def sync(settings, folder, allow_mass_removal, as_json):
     under their new path; then new photos are indexed. A photo is removed only when its file is seen to be gone."""
     with graph_from(settings) as graph:
         report = graph.sync_folder(folder, allow_mass_removal=allow_mass_removal)
-        photos = expand_paths([folder]) if report.unindexed_files else []
-        with tqdm(total=len(photos), unit="photo", disable=None if photos else True, file=sys.stderr) as bar:
-            indexed = graph.index(photos, progress=bar.update, phase=bar.set_description) if photos else None
+        with tqdm(unit="photo", disable=None if report.unindexed_files else True, file=sys.stderr) as bar:
+            indexed = graph.index([folder], found=lambda total: bar.reset(total=total), progress=bar.update,
+                                  phase=bar.set_description) if report.unindexed_files else None
     if as_json:
         echo_json(asdict(report) | {"indexed": asdict(indexed) if indexed else None})
     else:

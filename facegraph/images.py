@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
-from facegraph.errors import ImageDecodeError
+from facegraph.errors import ImageDecodeError, InvalidRequestError
 
 # libheif applies the HEIF rotation (`irot`/`imir`) itself and pillow-heif then resets the EXIF orientation to 1,
 # so exif_transpose below leaves HEIC photos as they are: orientation is applied once.
@@ -109,7 +109,8 @@ def decode_photo(path: str, data: bytes, image_id: str, *, max_side: int = DEFAU
             # JPEG can decode at 1/2, 1/4 or 1/8 scale (HEIF from a large enough embedded thumbnail): very large
             # photos are never decoded in full.
             image.draft("RGB", (max_side, max_side))
-            _refuse_huge(path, full_size, image.size)
+            # a progressive JPEG keeps every coefficient of the full image while it decodes, whatever the scale
+            _refuse_huge(path, full_size, full_size if image.info.get("progressive") else image.size)
             # After the size check: PNG's getexif() decodes the whole image to look for EXIF after the pixels.
             rotated = image.getexif().get(_EXIF_ORIENTATION) in _ROTATED_ORIENTATIONS
             width, height = full_size[::-1] if rotated else full_size
@@ -183,9 +184,14 @@ def find_photos(folder: str | os.PathLike) -> list[Path]:
 
 
 def expand_paths(paths) -> list[Path]:
-    """Files as given, folders as the photos under them (sorted)."""
+    """Files as given, folders as the photos under them (sorted). An empty path is refused: it would name the
+    current folder (a shell variable that expanded to nothing)."""
     found: list[Path] = []
-    for path in map(Path, paths):
+    for given in paths:
+        if not os.fspath(given):
+            raise InvalidRequestError("an empty path names no photo or folder (a variable that expanded to nothing?); "
+                                      "give . for the current folder")
+        path = Path(given)
         found.extend(find_photos(path) if path.is_dir() else [path])
     return found
 

@@ -20,19 +20,22 @@ REMOVAL = "photo_removal_in_progress"  # the key and kind of the mark a removal 
 CORRECTION = "correction_in_progress"  # the key and kind of the mark a correction keeps while it writes
 REMOVED = "removed_photo"  # the kind of a record that keeps a removed photo's corrections (key: REMOVED:image_id)
 MAX_NAME_LENGTH = 200  # characters: a name, not a note
+# Direction overrides and isolates (U+202A-U+202E, U+2066-U+2069) make a name show other than it was typed
+BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
 
 
 def clean_name(name: str) -> str:
-    """A person's name as stored: control characters (newlines, tabs, terminal escapes) removed and spaces at
-    either end trimmed. A name that is then empty, longer than `MAX_NAME_LENGTH`, or not valid text (bytes that
+    """A person's name as stored: control characters (newlines, tabs, terminal escapes) and text direction
+    overrides removed and spaces at either end trimmed. A name without a visible character (empty, or only spaces
+    and invisible characters such as U+200B), longer than `MAX_NAME_LENGTH`, or not valid text (bytes that
     are not UTF-8, as a shell can pass) is refused with `InvalidRequestError`."""
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidRequestError(f"a name must be valid UTF-8 text, got {name.encode('utf-8', 'backslashreplace').decode()!r}") from None
-    cleaned = "".join(c for c in name if unicodedata.category(c) != "Cc").strip()
-    if not cleaned:
-        raise InvalidRequestError("a name must not be empty")
+    cleaned = "".join(c for c in name if unicodedata.category(c) != "Cc" and c not in BIDI_CONTROLS).strip()
+    if not any(unicodedata.category(c)[0] in "LNPSM" for c in cleaned):  # letters, digits, punctuation, symbols
+        raise InvalidRequestError(f"a name must have a visible character, got {name!r}")
     if len(cleaned) > MAX_NAME_LENGTH:
         raise InvalidRequestError(f"a name may be at most {MAX_NAME_LENGTH} characters long, got {len(cleaned)}")
     return cleaned

@@ -200,22 +200,26 @@ class FaceGraph:
     # ---- indexing -------------------------------------------------------------------------------------------
 
     def index(self, paths, *, progress: Callable[[int], None] | None = None,
-              phase: Callable[[str], None] | None = None) -> IndexReport:
+              phase: Callable[[str], None] | None = None, found: Callable[[int], None] | None = None) -> IndexReport:
         """Detect, embed and store the faces of `paths` (photos, or folders of them), through `add_photos`. Each
         file is read once; a photo whose content is already indexed is not decoded again, so indexing twice
         changes nothing. Unreadable photos are reported in the result and the rest go on.
 
-        `progress`, if given, is called with the number of photos done after each one (for a progress bar), and
-        `phase` with the name of each step as it starts ("loading the models", "reading and embedding photos").
+        `found`, if given, is called with the number of photos found in `paths` (folders are listed once, here),
+        `progress` with the number of photos done after each one (for a progress bar), and `phase` with the name of
+        each step as it starts ("loading the models", "reading and embedding photos").
         The search index over the new faces is built by the first search that needs it (`assign_person`, `search`),
         not here: `cluster_all` needs none, and at a million faces it takes most of an hour.
         """
         phase = phase or (lambda step: None)
+        files = expand_paths(paths)
+        if found:
+            found(len(files))
         if not isinstance(self._pipeline, FacePipeline):
             phase("loading the models")
         pipeline = self.pipeline
         phase("reading and embedding photos")
-        results = pipeline.run(expand_paths(paths), is_known=self.collection.is_known)
+        results = pipeline.run(files, is_known=self.collection.is_known)
         return self.add_photos(results, progress=progress, phase=phase)
 
     def add_photos(self, photos: Iterable[PhotoFaces | PhotoError | KnownPhoto], *, assign: bool = False,

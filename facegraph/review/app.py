@@ -42,8 +42,9 @@ def create_app(graph, *, hosts: list[str] | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def same_origin_posts(request: Request, call_next):
-        # a form on another site may post here (the browser says so in Origin): refuse it
-        origin = request.headers.get("origin")
+        # a form on another site may post here (the browser says so in Origin, or, where it sends none, in
+        # Referer): refuse it
+        origin = request.headers.get("origin") or request.headers.get("referer")
         if request.method == "POST" and origin is not None and urlsplit(origin).netloc != request.url.netloc:
             return error_page("a correction may only come from this app's own pages", 403)
         return await call_next(request)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from facegraph.collection import photo_path
-from facegraph.errors import PersonNotFoundError, StoreError, SyncRefusedError, WeightsError
+from facegraph.errors import InvalidRequestError, PersonNotFoundError, StoreError, SyncRefusedError, WeightsError
 from facegraph.gallery import write_gallery
 from facegraph.persons import FaceGraph
 from facegraph.store.base import FACES, PERSONS, PHOTOS
@@ -148,6 +148,42 @@ def test_index_exits_non_zero_when_nothing_was_read(datasets, tmp_path):
     assert empty.returncode == 1 and "nothing was indexed: no photos found in" in empty.stderr
     some = facegraph("index", str(tmp_path / "bad.jpg"), str(datasets / "five_celebs" / "Madonna" / "train_1.jpg"))
     assert some.returncode == 0 and some.stdout.startswith("1 photo indexed") and "skipped" in some.stderr
+
+
+def test_a_folder_is_listed_once_so_each_entry_counts_once(datasets, tmp_path):
+    photos = tmp_path / "photos"
+    (photos / "x.jpg").mkdir(parents=True)  # a folder named like a photo, holding one
+    (photos / "empty.jpg").mkdir()
+    shutil.copy(datasets / "five_celebs" / "Madonna" / "train_1.jpg", photos / "a.jpg")
+    shutil.copy(datasets / "five_celebs" / "Elton_John" / "train_1.jpg", photos / "x.jpg" / "b.jpg")
+    code, output = run_cli("--store", tmp_path / "store", "index", "--json", photos)
+    report = json.loads(output[output.index("{"):output.rindex("}") + 1])
+    assert code == 0 and (report["photos"], report["indexed"]) == (4, 2), output
+    assert sorted(os.path.basename(e["path"]) for e in report["errors"]) == ["empty.jpg", "x.jpg"]
+
+
+def test_bad_command_lines_are_refused_with_nothing_done(tmp_path):
+    store = tmp_path / "store"
+    code, output = run_cli("--store", store, "index", "")  # the current folder must not be indexed
+    assert code == 1 and "InvalidRequestError: an empty path names no photo or folder" in output
+    code, output = run_cli("faces", tmp_path / "nonexistent.jpg")
+    assert code == 1 and "nothing was read: no photo could be read in" in output
+    code, output = run_cli("--store", store, "--url", "http://localhost:6333", "list-persons")
+    assert code == 2 and "not both" in output
+    with open_graph(store) as graph:
+        assert graph.collection.photo_count() == 0
+
+
+def test_a_name_needs_a_visible_character_and_keeps_no_direction_override(copies):
+    store, _ = copies
+    with open_graph(store) as graph:
+        person = graph.list_persons(limit=1)[0]["person_id"]
+        for invisible in ("\u200b\u202e", "\u200b", " \u2066 "):
+            with pytest.raises(InvalidRequestError, match="a name must have a visible character"):
+                graph.name_person(person, invisible)
+        assert graph.get_person(person)["name"] == "Somebody"
+        assert graph.name_person(person, "Ada \u202eecalevoL") == "Ada ecalevoL"
+        assert graph.name_person(person, "👩\u200d👩\u200d👧 family") == "👩\u200d👩\u200d👧 family"  # joiners stay
 
 
 # ---- killed processes ---------------------------------------------------------------------------------------

@@ -112,6 +112,22 @@ def test_huge_png_is_refused_from_its_header(tmp_path, keep):
         read_photo(path)
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns from 89 MP
+def test_huge_progressive_jpeg_is_refused_from_its_header(portrait, tmp_path):
+    # A progressive JPEG holds every coefficient of the full image while it decodes, even at a reduced scale
+    # (13000 x 13000 took 727 MB): its header is enough to refuse it. A small one, its frame header saying
+    # 13000 x 13000, stands in for the real thing.
+    small = tmp_path / "small.jpg"
+    portrait.resize((64, 64)).save(small, progressive=True)
+    data = bytearray(small.read_bytes())
+    frame = data.index(b"\xff\xc2")  # SOF2: progressive frame header (length, precision, height, width)
+    data[frame + 5 : frame + 9] = struct.pack(">HH", 13000, 13000)
+    (tmp_path / "huge.jpg").write_bytes(bytes(data))
+    with pytest.raises(ImageDecodeError, match=r"13000 x 13000 pixels \(169\.0 MP\) is above the 50 MP"):
+        read_photo(tmp_path / "huge.jpg")
+    assert read_photo(small).pixels.shape == (64, 64, 3)  # a progressive JPEG of a sane size reads
+
+
 def test_broken_files_raise_an_error_naming_the_file(broken_files):
     for name, path in broken_files.items():
         with pytest.raises(ImageDecodeError) as caught:

@@ -101,6 +101,8 @@ def test_bad_requests_are_pages_with_the_message(graph, client):
     assert client.post(f"/persons/{person}/move", data={"face_ids": ["nope"], "target": person}).status_code == 400
     cross_site = client.post("/merge", data={"person_ids": [person, person]}, headers={"origin": "http://evil.test"})
     assert cross_site.status_code == 403
+    referred = client.post("/merge", data={"person_ids": [person, person]}, headers={"referer": "http://evil.test/x"})
+    assert referred.status_code == 403  # a browser that sends no Origin still names the page it came from
     for response in (one, missing):
         assert "Traceback" not in response.text and response.headers["content-type"].startswith("text/html")
     assert everything(graph) == before
