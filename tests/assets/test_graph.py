@@ -240,14 +240,20 @@ def test_a_face_from_no_batch_fails_the_collection_check_and_blocks_persons(grap
     assert not result.success  # a blocking check that fails with ERROR fails its run
 
 
-def test_photos_gone_from_the_folder_leave_the_collection_and_moved_ones_keep_their_faces(datasets, tmp_path):
-    from facegraph.collection import photo_path
-
+def three_folders(datasets, tmp_path):
+    """A photo folder of three batch folders of 5 photos each, that a test may change."""
     photos = tmp_path / "photos"
     for who in ("Madonna", "Elton_John", "Ben_Affleck"):
         (photos / who).mkdir(parents=True)
         for photo in sorted((datasets / "five_celebs" / who).iterdir())[:5]:
             shutil.copy(photo, photos / who / photo.name)
+    return photos
+
+
+def test_photos_gone_from_the_folder_leave_the_collection_and_moved_ones_keep_their_faces(datasets, tmp_path):
+    from facegraph.collection import photo_path
+
+    photos = three_folders(datasets, tmp_path)
     defs = definitions(tmp_path, photos, tmp_path / "store")
     with instance_for_test() as instance:
         materialise_all(defs, instance)
@@ -272,11 +278,7 @@ def test_photos_gone_from_the_folder_leave_the_collection_and_moved_ones_keep_th
 
 
 def test_a_recluster_removes_nothing_when_most_of_the_photo_folder_is_gone_unless_allowed(datasets, tmp_path):
-    photos = tmp_path / "photos"
-    for who in ("Madonna", "Elton_John", "Ben_Affleck"):
-        (photos / who).mkdir(parents=True)
-        for photo in sorted((datasets / "five_celebs" / who).iterdir())[:5]:
-            shutil.copy(photo, photos / who / photo.name)
+    photos = three_folders(datasets, tmp_path)
     defs = definitions(tmp_path, photos, tmp_path / "store")
     with instance_for_test() as instance:
         materialise_all(defs, instance)
