@@ -11,16 +11,16 @@ from assets.partitions import photo_batches
 from assets.resources import STORE_POOL, FaceCollection, PhotoFolder
 from assets.tables import photos_from_table
 from assets.versions import CLUSTERING_VERSION
-from facegraph.clustering import METHODS, ClusterSettings
+from facegraph.cluster_settings import METHOD_NAMES, ClusterSettings
 
 DEFAULT = ClusterSettings()
 
 
 class ClusteringConfig(Config):
-    """`facegraph.clustering.ClusterSettings` as run config, shared by placing new faces and by the full recluster
+    """`facegraph.cluster_settings.ClusterSettings` as run config, shared by placing new faces and by the full recluster
     (defaults: the library's, chosen by the sweeps)."""
 
-    method: str = Field(DEFAULT.method, description=f"Clustering method, one of {sorted(METHODS)}.")
+    method: str = Field(DEFAULT.method, description=f"Clustering method, one of {sorted(METHOD_NAMES)}.")
     threshold: float = Field(DEFAULT.threshold, description="τ: the cosine similarity at which faces are linked.")
     neighbours: int = Field(DEFAULT.neighbours, description="Nearest faces each face links to, at most.")
     min_neighbours: int = Field(DEFAULT.min_neighbours, description='Neighbours that make a core face (method '

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dagster import MetadataValue
 
-from facegraph.clustering import ClusterSettings
+from facegraph.cluster_settings import ClusterSettings
 
 OWNERS = ["team:facegraph"]
 SHARE_PLACES = 4

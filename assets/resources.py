@@ -14,10 +14,10 @@ from pydantic import Field, PrivateAttr
 
 from assets.partitions import batches_in
 from evaluation import EXPERIMENT
-from facegraph.images import DEFAULT_MAX_SIDE
+from facegraph.images import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SIDE
 from facegraph.models.weights import sample_photos_dir
 from facegraph.persons import FaceGraph, open_store
-from facegraph.pipeline import DEFAULT_BATCH_SIZE, FacePipeline
+from facegraph.pipeline import FacePipeline
 from facegraph.store.embedded import default_store_path
 
 STORE_POOL = "facegraph_store"  # the concurrency pool of every step that opens the collection

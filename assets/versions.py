@@ -18,7 +18,7 @@ import inspect
 import json
 
 from assets.tables import SCHEMA
-from facegraph.clustering import ClusterSettings
+from facegraph.cluster_settings import ClusterSettings
 from facegraph.images import DEFAULT_MAX_SIDE
 from facegraph.models.detection import FaceDetector
 from facegraph.models.weights import PINNED

@@ -44,7 +44,8 @@ from evaluation.benchmark_pipeline import machine
 from evaluation.incremental import synthetic_payload
 from evaluation.metrics import bcubed_scores
 from facegraph import clustering, neighbours, sparse_linkage
-from facegraph.clustering import ClusterSettings
+from facegraph.cluster_settings import ClusterSettings
+from facegraph.vectors import label_sums
 from facegraph.constraints import Faces
 from facegraph.persons import FaceGraph
 from facegraph.pipeline import Face, PhotoFaces
@@ -85,7 +86,7 @@ def newcomers(vectors: np.ndarray, labels: np.ndarray, count: int, seed: int = 1
     persons = labels[rng.integers(0, len(labels), size=count)]
     chosen = np.isin(labels, persons)
     picked, index = np.unique(persons, return_inverse=True)
-    centres = clustering.label_sums(np.searchsorted(picked, labels[chosen]), vectors[chosen])[index]
+    centres = label_sums(np.searchsorted(picked, labels[chosen]), vectors[chosen])[index]
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     noise = rng.standard_normal((count, vectors.shape[1]))
     noise *= (rng.uniform(0.75, 1.05, size=count) / np.linalg.norm(noise, axis=1))[:, None]

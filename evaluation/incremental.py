@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from evaluation.embeddings import LabeledEmbeddings
 from evaluation.sweep import labels_for, load_sets, score, set_table
-from facegraph.clustering import ClusterSettings
+from facegraph.cluster_settings import ClusterSettings
 from facegraph.persons import FaceGraph
 from facegraph.collection import face_payload
 from facegraph.store.embedded import EmbeddedStore

@@ -13,7 +13,7 @@ import numpy as np
 
 from evaluation.embeddings import LabeledEmbeddings
 from evaluation.sweep import faces_of, labels_for, load_sets
-from facegraph.clustering import ClusterSettings
+from facegraph.cluster_settings import ClusterSettings
 from facegraph.person_merges import suggest_merges
 
 

@@ -26,7 +26,7 @@ from evaluation.embeddings import LabeledEmbeddings, labeled_embeddings
 from evaluation.labeled import datasets_root
 from evaluation.metrics import bcubed_scores, nmi_score, pairwise_scores, singleton_share
 from facegraph import clustering, neighbours
-from facegraph.clustering import ClusterSettings
+from facegraph.cluster_settings import ClusterSettings
 from facegraph.constraints import Faces, photo_numbers
 from facegraph.settings import default_data_dir
 
@@ -128,6 +128,7 @@ class SweepResult:
     rows: list[dict]  # one per (setting, set)
     sets: list[str]
     chosen_labels: dict[str, np.ndarray] = field(default_factory=dict)  # set -> labels at the chosen setting
+    rule: str = CHOICE_RULE  # how the scores choose
 
     def combined(self) -> list[dict]:
         """A row per setting: its worst-set and mean BCubed F1, and each set's BCubed and pairwise F1; best first."""

@@ -11,6 +11,7 @@ import io
 import os
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 import numpy as np
@@ -20,8 +21,10 @@ from mlflow.data.meta_dataset import MetaDataset
 
 from evaluation import EXPERIMENT
 from evaluation.embeddings import LabeledEmbeddings
-from evaluation.sweep import CHOICE_RULE, SweepResult
 from facegraph.settings import default_data_dir
+
+if TYPE_CHECKING:  # for the annotations only: `evaluation.sweep` calls into this module
+    from evaluation.sweep import SweepResult
 
 METRICS = ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_precision", "bcubed_recall", "bcubed_f1",
            "nmi", "persons", "identities", "singleton_share", "detection_rate")
@@ -69,7 +72,7 @@ def log_sweep(sets: list[LabeledEmbeddings], result: SweepResult, *, tracking_ur
                              tags={"photos": str(len(embeddings.identities)), "faces": str(len(embeddings.face_ids)),
                                    "fingerprint": embeddings.fingerprint})
         mlflow.log_params({"datasets": ",".join(result.sets), "settings": len(combined),
-                           "choice": CHOICE_RULE})
+                           "choice": result.rule})
         for row in combined:
             with mlflow.start_run(run_name=row["name"], nested=True):
                 mlflow.set_tags(model_tags)

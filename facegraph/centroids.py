@@ -16,7 +16,9 @@ import base64
 
 import numpy as np
 
-from facegraph.clustering import QUALITY_LEVELS, ClusterSettings, label_sums, level_qualities, quality_level
+from facegraph.cluster_settings import ClusterSettings
+from facegraph.clustering import QUALITY_LEVELS, level_qualities, quality_level
+from facegraph.vectors import label_sums
 
 CENTROID_FROM = 2  # faces: a person of one face is its own centroid, read as cheaply as the record
 

@@ -17,10 +17,7 @@ from facegraph.collection import display_path, photo_path
 from facegraph.errors import FacegraphError
 from facegraph.images import expand_paths
 from facegraph.models.weights import sample_photos_dir
-from facegraph.clustering import METHODS, ClusterSettings
-from facegraph.persons import CLUSTER_PHASES, FaceGraph
-from facegraph.pipeline import FacePipeline, PhotoError
-from facegraph.review.command import serve
+from facegraph.cluster_settings import METHOD_NAMES, ClusterSettings
 from facegraph.settings import Settings
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
@@ -29,7 +26,14 @@ threshold_option = click.option("--threshold", type=float, default=DEFAULT.thres
                                 help="τ: cosine similarity at or above which two faces are linked.")
 
 
-def pipeline_from(settings: Settings) -> FacePipeline:
+# The persons API and the face pipeline load onnxruntime, OpenCV and faiss: the commands import them when they run,
+# so that `facegraph --help` and a mistyped command answer at once.
+
+
+def pipeline_from(settings: Settings):
+    """The face pipeline the settings name (a `FacePipeline`)."""
+    from facegraph.pipeline import FacePipeline
+
     return FacePipeline.from_names(
         settings.detector,
         settings.embedder,
@@ -41,8 +45,10 @@ def pipeline_from(settings: Settings) -> FacePipeline:
     )
 
 
-def graph_from(settings: Settings) -> FaceGraph:
-    """The FaceGraph the settings name; the models load only when a command needs them."""
+def graph_from(settings: Settings):
+    """The `FaceGraph` the settings name; the models load only when a command needs them."""
+    from facegraph.persons import FaceGraph
+
     key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
     return FaceGraph(settings.store if not settings.qdrant_url else None, url=settings.qdrant_url, api_key=key,
                      pipeline=lambda: pipeline_from(settings))
@@ -103,6 +109,8 @@ def cli(ctx, store, url):
 @click.pass_obj
 def faces(settings, paths, detector, embedder, model_dir, as_json):
     """Detect and embed the faces in PATHS without storing them (default: the sample group photos)."""
+    from facegraph.pipeline import PhotoError
+
     settings = with_models(settings, detector, embedder, model_dir)
     pipeline = pipeline_from(settings)
     paths = paths or (str(sample_photos_dir(settings.cache_dir)),)
@@ -192,7 +200,7 @@ def sync(settings, folder, allow_mass_removal, as_json):
 
 @cli.command("cluster-all")
 @threshold_option
-@click.option("--method", default=DEFAULT.method, show_default=True, type=click.Choice(sorted(METHODS)),
+@click.option("--method", default=DEFAULT.method, show_default=True, type=click.Choice(sorted(METHOD_NAMES)),
               help="Clustering method of the neighbour graph.")
 @click.option("--neighbours", type=int, default=DEFAULT.neighbours, show_default=True,
               help="Nearest faces each face links to, at most.")
@@ -208,6 +216,8 @@ def sync(settings, folder, allow_mass_removal, as_json):
 @click.pass_obj
 def cluster_all(settings, as_json, **options):
     """Group every face in the store into persons, keeping corrections."""
+    from facegraph.persons import CLUSTER_PHASES
+
     with graph_from(settings) as graph, tqdm(total=len(CLUSTER_PHASES), disable=None, file=sys.stderr,
                                              bar_format="{desc} ({n_fmt}/{total_fmt})") as bar:
         persons = graph.cluster_all(ClusterSettings(**options), phase=lambda step: (bar.set_description(step), bar.update()))
@@ -351,7 +361,16 @@ def gallery(settings, output, max_persons):
     click.echo(f"wrote {path}")
 
 
-cli.add_command(serve)
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on (0: any free one).")
+@click.pass_obj
+def serve(settings, host, port):
+    """Serve a page to review persons and correct them in a browser, until Ctrl+C."""
+    from facegraph.review.server import serve as run  # the web framework loads only for this command
+
+    with graph_from(settings) as graph:
+        run(graph, host=host, port=port, ready=lambda url: click.echo(f"reviewing persons at {url} (Ctrl+C to stop)"))
 
 
 def main():

@@ -11,127 +11,19 @@ from __future__ import annotations
 
 import random
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from facegraph.cluster_settings import METHOD_NAMES, ClusterSettings
 from facegraph.constraints import Faces, enforce, pin_edges
-from facegraph.errors import InvalidRequestError, check_at_least
-from facegraph.neighbours import DEFAULT_NEIGHBOURS, check_neighbours, check_threshold
+from facegraph.person_merges import merge_nearest_persons
 from facegraph.sparse_linkage import QUALITY_LEVELS, average_linkage
 
-DEFAULT_MIN_NEIGHBOURS = 3
 MAX_LINKAGE_FACES = 4000  # average linkage holds a component's full similarity matrix: bound its size
 SEED = 0  # the randomised methods (whispers, infomap, leiden) run seeded, so the same input gives the same persons
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    """How faces are grouped into persons.
-
-    `threshold` (τ) is the cosine similarity at which two faces may be linked; the graph keeps each face's
-    `neighbours` nearest faces at or above it. `connect_threshold`, for `average`, is the similarity an edge needs
-    to put two faces in one part of the graph, inside which groups join at an average of τ: a face must be clearly
-    alike one face of a person before the average decides (None: τ does both). `min_neighbours` is `density`'s
-    core-face bar, `resolution` is `leiden`'s CPM resolution. `merge_threshold`, if set, adds a second pass that merges two persons when each is
-    the other's nearest and their mean directions are at least this alike.
-
-    `approximate` says how the neighbour graph is found (`facegraph.neighbours`): exactly (False),
-    approximately (True), or by size (None: approximate from `APPROXIMATE_FROM` faces).
-
-    `poor_threshold`, if set, makes linking quality-aware: two faces of one person are less alike the poorer the
-    poorer of them is (small, blurred), while faces of different persons are not more alike for it, so the bar
-    for a pair falls from τ, where the poorer face's `quality_score` is `quality_range[1]` or more, to
-    `poor_threshold` where it is `quality_range[0]` or less (linearly between). The range is ArcFace w600k_mbf's:
-    the median labeled face scores 23 to 24 on the web sets and LFW, 21 on the degraded LFW (faces of 24 to 64
-    pixels, blurred), and a tenth of those score under 19.
-    """
-
-    # The default: the best worst-set setting of the sweep on every labeled set (docs/chosen_default.json names its
-    # MLflow run; README, "How the default was chosen").
-    method: str = "average"
-    threshold: float = 0.25
-    neighbours: int = DEFAULT_NEIGHBOURS
-    min_neighbours: int = DEFAULT_MIN_NEIGHBOURS
-    resolution: float = 0.05
-    merge_threshold: float | None = None
-    connect_threshold: float | None = 0.39
-    poor_threshold: float | None = 0.22
-    quality_range: tuple[float, float] = (18.0, 26.0)
-    approximate: bool | None = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "quality_range", tuple(float(v) for v in self.quality_range))  # lists from JSON
-        if self.method not in METHODS:
-            raise InvalidRequestError(f"method must be one of {sorted(METHODS)}, got {self.method!r}")
-        check_threshold(self.threshold)
-        for name in ("merge_threshold", "connect_threshold", "poor_threshold"):
-            if getattr(self, name) is not None:
-                check_threshold(getattr(self, name), name)
-        if not self.quality_range[0] < self.quality_range[1]:
-            raise InvalidRequestError(f"quality_range must be (poor, clear) with poor < clear, got {self.quality_range}")
-        check_neighbours(self.neighbours)
-        check_at_least(self.min_neighbours, 1, "min_neighbours")
-        if not self.resolution > 0:
-            raise InvalidRequestError(f"resolution must be above 0, got {self.resolution}")
-
-    def with_(self, **changes) -> "ClusterSettings":
-        return replace(self, **changes)
-
-    def parameters(self) -> dict:
-        """The settings that shape this method's result (a method's own parameters only where it has them)."""
-        own = {"density": ["min_neighbours"], "leiden": ["resolution"]}.get(self.method, [])
-        keep = ["method", "threshold", "neighbours", *own] + (["merge_threshold"] if self.merge_threshold else [])
-        keep += ["connect_threshold"] if self.method == "average" and self.connect_threshold is not None else []
-        keep += ["poor_threshold", "quality_range"] if self.poor_threshold is not None else []
-        keep += ["approximate"] if self.approximate is not None else []
-        return {key: value for key, value in self.to_dict().items() if key in keep}
-
-    def to_dict(self) -> dict:
-        """Every setting as a plain value (a list, not a tuple), as JSON, MLflow params and Dagster metadata take
-        them; `ClusterSettings(**settings.to_dict())` is the same settings."""
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
-
-    @property
-    def lowest_threshold(self) -> float:
-        """The lowest cosine at which any pair may link: the neighbour graph must keep edges from here up."""
-        return min(self.threshold, self.poor_threshold if self.poor_threshold is not None else 1.0)
-
-    @property
-    def connect_bar(self) -> float:
-        """The (quality-shifted) cosine an edge needs to connect two faces: `connect_threshold` for `average`, if
-        set and above τ, else τ."""
-        if self.method != "average" or self.connect_threshold is None:
-            return self.threshold
-        return max(self.threshold, self.connect_threshold)
-
-    def similarity_shift(self, quality_a: np.ndarray, quality_b: np.ndarray) -> np.ndarray:
-        """What quality-aware linking adds to each pair's cosine, so that comparing it to τ compares the cosine
-        to the pair's own bar (0 without `poor_threshold`)."""
-        if self.poor_threshold is None:
-            return np.zeros(np.broadcast(quality_a, quality_b).shape)
-        poor, clear = self.quality_range
-        clearness = np.clip((np.minimum(quality_a, quality_b) - poor) / (clear - poor), 0.0, 1.0)
-        return (1.0 - clearness) * (self.threshold - self.poor_threshold)
-
-    @property
-    def variant(self) -> str:
-        """The method with its own parameters, without τ: what a curve against τ is drawn for."""
-        extra = {key: value for key, value in self.parameters().items() if key not in ("method", "threshold", "neighbours")}
-        short = {"min_neighbours": "m", "resolution": "r", "merge_threshold": "merge", "connect_threshold": "connect",
-                 "poor_threshold": "poor", "quality_range": "q", "approximate": "ann"}
-        return " ".join([self.method] + [f"{short[key]}={_short(value)}" for key, value in extra.items()])
-
-    @property
-    def name(self) -> str:
-        return f"{self.variant} tau={self.threshold:.2f}"
-
-
-def _short(value) -> str:
-    return "-".join(f"{v:g}" for v in value) if isinstance(value, list) else f"{value:g}"
 
 
 # ---- the neighbour graph ---------------------------------------------------------------------------------------
@@ -327,7 +219,6 @@ def cluster(graph: csr_matrix, faces: Faces, settings: ClusterSettings) -> np.nd
 
     `graph` is a neighbour graph down to `settings.lowest_threshold` or lower: its edges are shifted for quality
     and cut at τ here."""
-    from facegraph.person_merges import merge_nearest_persons
 
     if settings.poor_threshold is not None and faces.quality is not None:
         graph = graph.tocoo()
@@ -348,36 +239,3 @@ def renumber(labels: np.ndarray) -> np.ndarray:
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))
     return rank[inverse.reshape(-1)]
-
-
-BLOCK = 65536  # faces a step: the float64 copies of a million vectors would take 4 GB at once
-
-
-def label_sums(labels: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    """The sum of the vectors of each label 0..max, in float64 (sparse products a block of faces at a time: far
-    faster than `np.add.at`, and never a float64 copy of every vector)."""
-    n_labels = labels.max() + 1 if len(labels) else 0
-    sums = np.zeros((n_labels, vectors.shape[1]))
-    for start in range(0, len(labels), BLOCK):
-        part = labels[start : start + BLOCK]
-        indicator = coo_matrix((np.ones(len(part)), (part, np.arange(len(part)))), shape=(n_labels, len(part)))
-        sums += indicator.tocsr() @ np.asarray(vectors[start : start + BLOCK], dtype=np.float64)
-    return sums
-
-
-def confidences(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Each face's `person_confidence`: its cosine similarity to the mean direction of the *other* faces of its
-    person, clipped to [0, 1]; 0 for a person of one face (no evidence either way)."""
-    sums, sizes = label_sums(labels, vectors), np.bincount(labels)
-    result = np.zeros(len(labels))
-    for start in range(0, len(labels), BLOCK):
-        rows = slice(start, start + BLOCK)
-        own = np.asarray(vectors[rows], dtype=np.float64)
-        result[rows] = np.where(sizes[labels[rows]] > 1, confidence_towards(own, sums[labels[rows]] - own), 0.0)
-    return result
-
-
-def confidence_towards(own: np.ndarray, others_sum: np.ndarray) -> np.ndarray:
-    """Each row of `own`'s cosine to the direction of the matching row of `others_sum`, clipped to [0, 1]."""
-    similarity = np.einsum("ij,ij->i", own, others_sum) / np.maximum(np.linalg.norm(others_sum, axis=1), 1e-12)
-    return np.clip(similarity, 0.0, 1.0)

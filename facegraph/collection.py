@@ -14,12 +14,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from facegraph.errors import FaceNotFoundError, StoreError
-from facegraph.pipeline import PhotoFaces
 from facegraph.store.base import FACES, PAGE, PHOTOS, FaceStore, Hit, StoredPoint
+
+if TYPE_CHECKING:  # a type only: the CLI reads paths through this module without loading the models
+    from facegraph.pipeline import PhotoFaces
 
 MEMBER_SAMPLE = 64  # faces of a person that `assign_person` compares a newcomer with, at most
 CLUSTER_FIELDS = ["face_id", "image_id", "quality_score", "person_id", "person_confidence"]  # what clustering reads

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
@@ -29,6 +28,7 @@ from facegraph.errors import ImageDecodeError, InvalidRequestError
 register_heif_opener()
 
 DEFAULT_MAX_SIDE = 2048
+DEFAULT_BATCH_SIZE = 32  # photos decoded (and detected) together
 # Phone photos are 12 to 48 MP; 50 MP of RGB is 150 MB. A format that cannot decode at a reduced scale is refused
 # above this before its pixels are decoded, so one huge PNG cannot take gigabytes (Pillow's own guard is 179 MP).
 MAX_DECODE_PIXELS = 50_000_000
@@ -153,6 +153,8 @@ def _bound(pixels: np.ndarray, max_side: int) -> np.ndarray:
     height, width = pixels.shape[:2]
     if max(height, width) <= max_side:
         return np.ascontiguousarray(pixels)
+    import cv2  # here, not at the top: `facegraph.settings` reads this module's defaults without loading OpenCV
+
     factor = max_side / max(height, width)
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)

@@ -17,13 +17,11 @@ import faiss
 import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 
-from facegraph.errors import InvalidRequestError, check_at_least
+from facegraph.cluster_settings import DEFAULT_NEIGHBOURS, check_neighbours, check_threshold
 
-DEFAULT_NEIGHBOURS = 10
 # From this many faces the graph is approximate. The exact one costs n^2: 11 s at 50k faces on 2 cores, about two
 # hours at 1M; the approximate one grows about as n^1.5.
 APPROXIMATE_FROM = 50_000
-MAX_NEIGHBOURS = 200  # k at most: the graph holds n x k edges (a million faces at 200: 2 billion, 24 GB)
 BLOCK_ELEMENTS = 1 << 20  # similarities the exact graph computes at once (4 MB), within the rows' bounds below
 MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 256, 1024  # rows of a block: fewer make slow products; more, a large mask
 EDGES_PER_FACE = 4  # x k: candidate edges the exact graph holds per face before it cuts them to the k best
@@ -32,22 +30,9 @@ CELLS_PER_ROOT = 4  # about 4 sqrt(n) cells, of about sqrt(n) / 4 faces each
 KMEANS_SEED = 0  # the same faces give the same cells, so the same graph
 
 
-def check_threshold(threshold: float, name: str = "threshold") -> None:
-    if not 0.0 <= threshold <= 1.0:  # also refuses nan
-        raise InvalidRequestError(f"{name} must be in [0, 1], got {threshold}")
-
-
 def is_approximate(faces: int, approximate: bool | None = None) -> bool:
     """Whether the neighbour graph of this many faces is approximate (`approximate`: forced either way)."""
     return faces >= APPROXIMATE_FROM if approximate is None else approximate
-
-
-def check_neighbours(k: int, name: str = "neighbours") -> int:
-    """`k` if it is a whole number of nearest faces in [1, MAX_NEIGHBOURS]; else the error that says so."""
-    check_at_least(k, 1, name)
-    if k > MAX_NEIGHBOURS:
-        raise InvalidRequestError(f"{name} must be at most {MAX_NEIGHBOURS}, got {k}: the graph keeps k edges a face")
-    return k
 
 
 def neighbour_graph(vectors: np.ndarray, *, threshold: float, k: int = DEFAULT_NEIGHBOURS,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facegraph.clustering import label_sums
+from facegraph.vectors import label_sums
 from facegraph.constraints import Faces
 
 BLOCK = 2048  # persons compared at a time: memory stays bounded with many persons

@@ -5,7 +5,7 @@ to their person (the pins live in the person's record in the `persons` collectio
 `assign_person` never move a pinned face and never join faces pinned to different persons.
 
 `person_confidence` of a face is its cosine similarity to the mean direction of the other faces of its person,
-clipped to [0, 1], and 0 for a person of one face (see `clustering.confidences`).
+clipped to [0, 1], and 0 for a person of one face (see `vectors.confidences`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from facegraph import centroids, clustering, neighbours
-from facegraph.clustering import ClusterSettings
+from facegraph.cluster_settings import ClusterSettings, check_threshold
 from facegraph.collection import MEMBER_SAMPLE, Collection, FaceArrays, display_path
 from facegraph.constraints import Faces, photo_numbers
 from facegraph.errors import (
@@ -34,6 +34,7 @@ from facegraph.person_merges import MergeSuggestion, suggest_merges
 from facegraph.person_records import PersonRecords, clean_name, now, public
 from facegraph.pipeline import Face, FacePipeline, PhotoError, PhotoFaces
 from facegraph.store.base import FACE_BYTES, FaceStore
+from facegraph.vectors import confidence_towards, confidences
 
 log = logging.getLogger(__name__)
 ASSIGN_NEIGHBOURS = 10  # nearest faces whose persons `find_person` weighs
@@ -408,7 +409,7 @@ class FaceGraph:
         ids = carry_over_ids(labels, faces.face_ids, faces.person_ids, reserved,
                              in_use=lambda candidates: self._ids_in_use(candidates) - unfinished)
         person_of = [ids[label] for label in labels]
-        confidence = clustering.confidences(faces.vectors, labels)
+        confidence = confidences(faces.vectors, labels)
         clock.lap("person_ids")
         self.store.check_space(len(faces) * FACE_BYTES, "recluster")  # before the first write: all or nothing
         # new records first, stale ones last: at no moment does a face name a person without a record
@@ -468,7 +469,7 @@ class FaceGraph:
                                                   quality, settings)
         rest, whole = others[person_id]
         own = np.asarray(vector, dtype=np.float64)[None]
-        confidence = 0.0 if rest is None else float(clustering.confidence_towards(own, centroids.vector_sum(rest)[None])[0])
+        confidence = 0.0 if rest is None else float(confidence_towards(own, centroids.vector_sum(rest)[None])[0])
         self.collection.set_person([face_id], person_id, confidence)
         grown = centroids.kept(centroids.with_face(rest, vector, quality)) if rest and whole else None
         keep = grown if grown and not centroids.same(grown, stored.get(person_id)) else None
@@ -654,7 +655,7 @@ class FaceGraph:
         """The person whose faces are most like the largest face in `image`, or None if none reaches `threshold`
         (default: the graph's τ)."""
         threshold = self.settings.threshold if threshold is None else threshold
-        neighbours.check_threshold(threshold)
+        check_threshold(threshold)
         hits = self.collection.search(self._query_face(image).embedding[None], limit=ASSIGN_NEIGHBOURS,
                                       threshold=threshold)[0]
         votes = Counter()
@@ -688,7 +689,7 @@ class FaceGraph:
         faces = self.collection.read_faces(where={"person_id": person_id})
         if not len(faces):
             return
-        scores = clustering.confidences(faces.vectors, np.zeros(len(faces), dtype=np.int64))
+        scores = confidences(faces.vectors, np.zeros(len(faces), dtype=np.int64))
         self.collection.write_assignments(faces, [person_id] * len(faces), scores)
         self.records.set_centroid(person_id, centroids.kept(centroids.of_faces(faces.vectors, faces.quality,
                                                                                  self.settings.quality_range)))

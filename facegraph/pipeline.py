@@ -14,11 +14,10 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from facegraph.errors import ImageDecodeError
-from facegraph.images import DEFAULT_MAX_SIDE, KnownPhoto, Photo, image_id_of, iter_photos
+from facegraph.images import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SIDE, KnownPhoto, Photo, image_id_of, iter_photos
 from facegraph.models import ArcFace, Detections, FaceDetector, ModelInfo, load_detector, load_embedder
 from facegraph.models.align import crop
 
-DEFAULT_BATCH_SIZE = 32  # photos decoded and detected together
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from facegraph.images import DEFAULT_MAX_SIDE
-from facegraph.pipeline import DEFAULT_BATCH_SIZE
+from facegraph.images import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SIDE
 
 
 def default_data_dir() -> Path:

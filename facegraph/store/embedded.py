@@ -7,12 +7,12 @@ An embedded store is opened by one process at a time. A lock file makes a second
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
+import portalocker
 from qdrant_edge import (
     CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, FacetRequest, FieldCondition, Filter,
     IsNullCondition, MatchAny, MatchValue, PayloadSchemaType, PayloadSelector, Point, Query, QueryBatchRequest, QueryRequest,
@@ -77,8 +77,8 @@ class EmbeddedStore(FaceStore):
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = open(self.path / _LOCK_FILE, "w")
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            portalocker.lock(self._lock, portalocker.LOCK_EX | portalocker.LOCK_NB)
+        except portalocker.LockException:
             self._lock.close()
             raise StoreLockedError(
                 f"store at {self.path} is open in another process; close it there first, or use a Qdrant server "

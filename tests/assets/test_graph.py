@@ -19,7 +19,7 @@ from assets.versions import CLUSTERING_VERSION, FACES_VERSION
 from dagster_project.definitions import build_definitions
 from dagster_project.resources import DagsterSettings
 from facegraph.images import read_photo
-from facegraph.clustering import ClusterSettings
+from facegraph.cluster_settings import ClusterSettings
 from facegraph.persons import FaceGraph
 from facegraph.store.base import FACES
 
@@ -240,24 +240,24 @@ def test_a_face_from_no_batch_fails_the_collection_check_and_blocks_persons(grap
     assert not result.success  # a blocking check that fails with ERROR fails its run
 
 
-def three_folders(datasets, tmp_path):
-    """A photo folder of three batch folders of 5 photos each, that a test may change."""
+def three_folders_materialised(datasets, tmp_path, instance):
+    """A photo folder of three batch folders of 5 photos each, that a test may change, materialised in `instance`:
+    the folder, the definitions and each face's person."""
     photos = tmp_path / "photos"
     for who in ("Madonna", "Elton_John", "Ben_Affleck"):
         (photos / who).mkdir(parents=True)
         for photo in sorted((datasets / "five_celebs" / who).iterdir())[:5]:
             shutil.copy(photo, photos / who / photo.name)
-    return photos
+    defs = definitions(tmp_path, photos, tmp_path / "store")
+    materialise_all(defs, instance)
+    return photos, defs, persons_of(tmp_path / "store")
 
 
 def test_photos_gone_from_the_folder_leave_the_collection_and_moved_ones_keep_their_faces(datasets, tmp_path):
     from facegraph.collection import photo_path
 
-    photos = three_folders(datasets, tmp_path)
-    defs = definitions(tmp_path, photos, tmp_path / "store")
     with instance_for_test() as instance:
-        materialise_all(defs, instance)
-        before = persons_of(tmp_path / "store")
+        photos, defs, before = three_folders_materialised(datasets, tmp_path, instance)
         shutil.rmtree(photos / "Ben_Affleck")  # a whole folder gone: its batch never runs again
         deleted = sorted((photos / "Madonna").iterdir())[0]
         deleted.unlink()
@@ -278,11 +278,8 @@ def test_photos_gone_from_the_folder_leave_the_collection_and_moved_ones_keep_th
 
 
 def test_a_recluster_removes_nothing_when_most_of_the_photo_folder_is_gone_unless_allowed(datasets, tmp_path):
-    photos = three_folders(datasets, tmp_path)
-    defs = definitions(tmp_path, photos, tmp_path / "store")
     with instance_for_test() as instance:
-        materialise_all(defs, instance)
-        before = persons_of(tmp_path / "store")
+        photos, defs, before = three_folders_materialised(datasets, tmp_path, instance)
         shutil.move(photos / "Madonna", tmp_path / "away_1")  # two of three batch folders gone (a share half mounted?)
         shutil.move(photos / "Elton_John", tmp_path / "away_2")
         refused = run(defs, "recluster", instance, raise_on_error=False)

@@ -2,6 +2,7 @@
 
 import pytest
 from dagster import Failure, build_resources
+from dagster._core.errors import DagsterResourceFunctionError
 
 from assets.resources import FaceCollection, MlflowTracking, PhotoFolder
 from facegraph.errors import StoreLockedError
@@ -11,7 +12,7 @@ def test_a_second_opening_of_the_embedded_store_fails_with_store_locked(tmp_path
     store = FaceCollection(path=str(tmp_path / "store"))
     with build_resources({"store": store}) as first:
         assert first.store.graph.list_persons() == []
-        with pytest.raises(Exception) as raised:
+        with pytest.raises(DagsterResourceFunctionError) as raised:
             with build_resources({"store": store}):
                 pass
     chain = [raised.value, raised.value.__cause__, raised.value.__context__]

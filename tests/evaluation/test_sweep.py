@@ -8,7 +8,7 @@ from evaluation.embeddings import labeled_embeddings
 from evaluation.sweep import (
     THRESHOLDS, VARIANTS, coarse_grid, combined_table, evaluate, labels_for, score, sweep, variant,
 )
-from facegraph.clustering import ClusterSettings
+from facegraph.cluster_settings import ClusterSettings
 from evaluation.tracking import log_sweep
 
 

@@ -4,7 +4,9 @@ import pytest
 from scipy.sparse import csr_matrix
 
 from evaluation.benchmark_clustering import synthetic_faces
-from facegraph.clustering import METHODS, ClusterSettings, cluster, confidences, mutual
+from facegraph.cluster_settings import ClusterSettings
+from facegraph.clustering import METHODS, cluster, mutual
+from facegraph.vectors import confidences
 from facegraph.neighbours import knn_graph, neighbour_graph
 from facegraph.constraints import Faces, enforce
 from facegraph.errors import InvalidRequestError
@@ -327,7 +329,8 @@ def test_infomap_runs_after_the_approximate_graph_in_one_process():
 
     script = """
 import numpy as np
-from facegraph.clustering import ClusterSettings, cluster
+from facegraph.cluster_settings import ClusterSettings
+from facegraph.clustering import cluster
 from facegraph.constraints import Faces
 from facegraph.neighbours import neighbour_graph
 rng = np.random.default_rng(0)

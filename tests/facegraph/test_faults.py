@@ -487,14 +487,14 @@ def test_a_removed_photo_indexed_again_comes_back_with_its_corrections(copies, d
 
 
 @pytest.fixture
-def small_disk(tmp_path):
+def small_disk(tmp_path, require):
     """A 300 MB file system of its own (tmpfs), to fill up; root mounts it (the engine's files are sparse and
     mapped into memory, so a full disk kills it with SIGBUS, which only a real full disk shows)."""
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300M", "tmpfs", str(disk)], capture_output=True, text=True)
     if mounted.returncode:
-        pytest.skip(f"cannot mount a small file system to fill (needs root): {mounted.stderr.strip()}")
+        require(f"cannot mount a small file system to fill (needs root): {mounted.stderr.strip()}")
     yield disk
     subprocess.run(["umount", "-l", str(disk)], check=True)
 

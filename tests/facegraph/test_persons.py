@@ -11,7 +11,7 @@ import pytest
 
 from evaluation.labeled import load_labeled_set, main_face
 from evaluation.metrics import bcubed_scores
-from facegraph.clustering import ClusterSettings
+from facegraph.cluster_settings import ClusterSettings
 from facegraph.errors import (
     FaceNotFoundError, InvalidRequestError, NoFaceError, PersonNotFoundError, StoreLockedError,
 )
@@ -441,7 +441,7 @@ def test_the_chosen_default_is_what_facegraph_and_dagster_use(graph):
     from pathlib import Path
 
     from assets.collection import ClusteringConfig
-    from facegraph.clustering import ClusterSettings
+    from facegraph.cluster_settings import ClusterSettings
 
     record = json.loads((Path(__file__).resolve().parents[2] / "docs" / "chosen_default.json").read_text())
     chosen = ClusterSettings(**record["settings"])

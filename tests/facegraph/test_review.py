@@ -180,10 +180,10 @@ def keep(screenshot) -> str:
     return kept
 
 
-def test_a_person_merges_names_and_moves_a_face_in_a_browser(graph, tmp_path):
+def test_a_person_merges_names_and_moves_a_face_in_a_browser(graph, tmp_path, require):
     executable = browser_executable()
     if executable is None:
-        pytest.skip("no Chromium found (chromium or chromium-browser on PATH); apt-get install chromium")
+        require("no Chromium found (chromium or chromium-browser on PATH); apt-get install chromium")
     from playwright.sync_api import expect, sync_playwright
 
     first, second, third = graph.list_persons(limit=3)
