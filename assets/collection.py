@@ -1,43 +1,40 @@
 """Stage 2: a batch's faces in the Qdrant collection, each new face given a person."""
 
+from dataclasses import fields
 from pathlib import Path
+from typing import Optional
 
 import pyarrow as pa
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
-from pydantic import Field
+from pydantic import Field, create_model
 
 from assets.metadata import OWNERS, layer, location, settings_metadata
 from assets.partitions import photo_batches
 from assets.resources import STORE_POOL, FaceCollection, PhotoFolder
 from assets.tables import photos_from_table
 from assets.versions import CLUSTERING_VERSION
-from facegraph.cluster_settings import METHOD_NAMES, ClusterSettings
+from facegraph.cluster_settings import ClusterSettings
 
 DEFAULT = ClusterSettings()
 
 
-class ClusteringConfig(Config):
-    """`facegraph.cluster_settings.ClusterSettings` as run config, shared by placing new faces and by the full recluster
-    (defaults: the library's, chosen by the sweeps)."""
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
 
-    method: str = Field(DEFAULT.method, description=f"Clustering method, one of {sorted(METHOD_NAMES)}.")
-    threshold: float = Field(DEFAULT.threshold, description="τ: the cosine similarity at which faces are linked.")
-    neighbours: int = Field(DEFAULT.neighbours, description="Nearest faces each face links to, at most.")
-    min_neighbours: int = Field(DEFAULT.min_neighbours, description='Neighbours that make a core face (method '
-                                                                    '"density" only).')
-    resolution: float = Field(DEFAULT.resolution, description='CPM resolution (method "leiden" only).')
-    merge_threshold: float | None = Field(DEFAULT.merge_threshold, description="Second pass: merge persons that are "
-                                          "each other's nearest with mean directions this alike (none: no pass).")
-    connect_threshold: float | None = Field(DEFAULT.connect_threshold, description='The similarity an edge needs '
-                                            'to connect two faces before the average decides (method "average" '
-                                            'only; none: τ).')
-    poor_threshold: float | None = Field(DEFAULT.poor_threshold, description="Quality-aware linking: the bar for "
-                                         "a pair of poor faces (none: every pair is held to τ).")
-    quality_range: list[float] = Field(list(DEFAULT.quality_range), description="quality_score of a poor face and "
-                                       "of a clear one, between which the bar rises from poor_threshold to τ.")
 
+class _ClusterSettingsConfig(Config):
     def settings(self) -> ClusterSettings:
         return ClusterSettings(**self.model_dump())
+
+
+_CONFIG_TYPES = {"str": str, "float": float, "int": int, "float | None": Optional[float], "bool | None": Optional[bool],
+                 "tuple[float, float]": list[float]}  # Dagster's config has lists, not tuples
+# `ClusterSettings` as run config, made from its fields (their defaults, the library's chosen by the sweeps, and
+# their help), shared by placing new faces and by the full recluster.
+ClusteringConfig = create_model(
+    "ClusteringConfig", __base__=_ClusterSettingsConfig,
+    **{spec.name: (_CONFIG_TYPES[spec.type], Field(_plain(getattr(DEFAULT, spec.name)), description=spec.metadata["help"]))
+       for spec in fields(ClusterSettings)})
 
 
 @asset(partitions_def=photo_batches, group_name="collection", kinds={"qdrant"}, pool=STORE_POOL,

@@ -16,7 +16,8 @@ from assets.partitions import batches_in
 from evaluation import EXPERIMENT
 from facegraph.images import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SIDE
 from facegraph.models.weights import sample_photos_dir
-from facegraph.persons import FaceGraph, open_store
+from facegraph.persons import FaceGraph
+from facegraph.store.open import open_store
 from facegraph.pipeline import FacePipeline
 from facegraph.store.embedded import default_store_path
 

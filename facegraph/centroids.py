@@ -7,7 +7,7 @@ reading up to 64 of its vectors instead took most of `assign_person`'s time at s
 engine costs about 0.07 ms), and was only a sample for a larger person. A person of one face is read whole.
 
 Every write of a person's faces keeps it current: a recluster (`person_centroids`), a correction
-(`FaceGraph._refresh_confidences`) and `assign_person` itself (`with_face`).
+(`Corrections.refresh`) and `assign_person` itself (`with_face`).
 """
 
 from __future__ import annotations

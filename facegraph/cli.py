@@ -6,87 +6,22 @@ print JSON with `--json`.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict
 
 import click
+from pydantic import ValidationError
 from tqdm import tqdm
 
+from facegraph.cli_options import (
+    cluster_options, counted, echo_items, echo_json, json_option, model_options, with_models,
+)
+from facegraph.cluster_settings import ClusterSettings
 from facegraph.collection import display_path, photo_path
 from facegraph.errors import FacegraphError
 from facegraph.images import expand_paths
 from facegraph.models.weights import sample_photos_dir
-from facegraph.cluster_settings import METHOD_NAMES, ClusterSettings
 from facegraph.settings import Settings
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-DEFAULT = ClusterSettings()
-threshold_option = click.option("--threshold", type=float, default=DEFAULT.threshold, show_default=True,
-                                help="τ: cosine similarity at or above which two faces are linked.")
-
-
-# The persons API and the face pipeline load onnxruntime, OpenCV and faiss: the commands import them when they run,
-# so that `facegraph --help` and a mistyped command answer at once.
-
-
-def pipeline_from(settings: Settings):
-    """The face pipeline the settings name (a `FacePipeline`)."""
-    from facegraph.pipeline import FacePipeline
-
-    return FacePipeline.from_names(
-        settings.detector,
-        settings.embedder,
-        model_dir=settings.model_dir,
-        cache_dir=settings.cache_dir,
-        detector_settings={"score_threshold": settings.score_threshold, "min_face_size": settings.min_face_size},
-        max_side=settings.max_side,
-        batch_size=settings.batch_size,
-    )
-
-
-def graph_from(settings: Settings):
-    """The `FaceGraph` the settings name; the models load only when a command needs them."""
-    from facegraph.persons import FaceGraph
-
-    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    return FaceGraph(settings.store if not settings.qdrant_url else None, url=settings.qdrant_url, api_key=key,
-                     pipeline=lambda: pipeline_from(settings))
-
-
-def counted(number: int, noun: str) -> str:
-    """"1 face", "2 faces"."""
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def model_options(command):
-    """--detector, --embedder and --model-dir, for the commands that run the models."""
-    for option in reversed([
-        click.option("--detector", help='"retinaface" (default), "scrfd", or a detector ONNX file. Env: FACEGRAPH_DETECTOR.'),
-        click.option("--embedder", help='"arcface" (default) or an ArcFace-style ONNX file. Env: FACEGRAPH_EMBEDDER.'),
-        click.option("--model-dir", type=click.Path(file_okay=False), help="Read model files from this folder (offline)."),
-    ]):
-        command = option(command)
-    return command
-
-
-def with_models(settings: Settings, detector, embedder, model_dir) -> Settings:
-    overrides = {k: v for k, v in {"detector": detector, "embedder": embedder, "model_dir": model_dir}.items() if v}
-    return settings.model_copy(update=overrides)
-
-
-def echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
-
-
-def echo_items(items: list, as_json: bool, line, as_dict=lambda item: item) -> None:
-    """A JSON list of the items with --json, else one `line(item)` each."""
-    if as_json:
-        echo_json([as_dict(item) for item in items])
-    else:
-        for item in items:
-            click.echo(line(item))
-
 
 @click.group()
 @click.version_option(package_name="facegraph", prog_name="facegraph")
@@ -97,9 +32,6 @@ def cli(ctx, store, url):
     """facegraph: find the people in a photo collection."""
     overrides = {k: v for k, v in {"store": store, "qdrant_url": url}.items() if v}
     ctx.obj = Settings(**overrides)
-    if ctx.obj.store and ctx.obj.qdrant_url:
-        raise click.UsageError("give the store as a folder (--store, FACEGRAPH_STORE) or as a Qdrant server (--url, "
-                               f"FACEGRAPH_QDRANT_URL), not both: got {ctx.obj.store} and {ctx.obj.qdrant_url}")
 
 
 @cli.command()
@@ -112,7 +44,7 @@ def faces(settings, paths, detector, embedder, model_dir, as_json):
     from facegraph.pipeline import PhotoError
 
     settings = with_models(settings, detector, embedder, model_dir)
-    pipeline = pipeline_from(settings)
+    pipeline = settings.pipeline()
     paths = paths or (str(sample_photos_dir(settings.cache_dir)),)
     photos = expand_paths(paths)
     read, unreadable = [], []
@@ -151,7 +83,7 @@ def index(settings, paths, detector, embedder, model_dir, as_json):
     """Add the faces of PATHS (photos or folders) to the store; photos indexed before are skipped."""
     settings = with_models(settings, detector, embedder, model_dir)
     with tqdm(unit="photo", disable=None, file=sys.stderr, desc="finding photos") as bar:
-        with graph_from(settings) as graph:
+        with settings.graph() as graph:
             report = graph.index(paths, found=lambda total: bar.reset(total=total), progress=bar.update,
                                  phase=bar.set_description)
     for error in report.errors:
@@ -167,9 +99,8 @@ def index(settings, paths, detector, embedder, model_dir, as_json):
 
 def nothing_read(paths, photos: int, done: str = "read") -> None:
     """Say that no photo of `paths` (which held `photos` entries named like photos) could be read, and exit 1."""
-    where = ", ".join(display_path(path) for path in paths)
-    click.secho(f"nothing was {done}: {'no photos found in' if not photos else 'no photo could be read in'} {where}",
-                fg="red", err=True)
+    click.secho(f"nothing was {done}: {'no photo could be read in' if photos else 'no photos found in'} "
+                f"{', '.join(map(display_path, paths))}", fg="red", err=True)
     sys.exit(1)
 
 
@@ -184,7 +115,7 @@ def sync(settings, folder, allow_mass_removal, as_json):
     """Bring the store in step with FOLDER: photos gone from it are removed with their faces (their corrections
     kept for the day they come back), moved ones (same content, new place) keep their faces and corrections
     under their new path; then new photos are indexed. A photo is removed only when its file is seen to be gone."""
-    with graph_from(settings) as graph:
+    with settings.graph() as graph:
         report = graph.sync_folder(folder, allow_mass_removal=allow_mass_removal)
         with tqdm(unit="photo", disable=None if report.unindexed_files else True, file=sys.stderr) as bar:
             indexed = graph.index([folder], found=lambda total: bar.reset(total=total), progress=bar.update,
@@ -199,27 +130,15 @@ def sync(settings, folder, allow_mass_removal, as_json):
 
 
 @cli.command("cluster-all")
-@threshold_option
-@click.option("--method", default=DEFAULT.method, show_default=True, type=click.Choice(sorted(METHOD_NAMES)),
-              help="Clustering method of the neighbour graph.")
-@click.option("--neighbours", type=int, default=DEFAULT.neighbours, show_default=True,
-              help="Nearest faces each face links to, at most.")
-@click.option("--min-neighbours", type=int, default=DEFAULT.min_neighbours, show_default=True,
-              help="With --method density: neighbours a face needs to be a core face.")
-@click.option("--merge-threshold", type=float, default=DEFAULT.merge_threshold, show_default=True,
-              help="Also merge persons that are each other's nearest with mean directions this alike.")
-@click.option("--connect-threshold", type=float, default=DEFAULT.connect_threshold, show_default=True,
-              help="With --method average: the similarity an edge needs to connect two faces before the average decides.")
-@click.option("--poor-threshold", type=float, default=DEFAULT.poor_threshold, show_default=True,
-              help="Quality-aware linking: the bar for two poor (small, blurred) faces; τ for clear ones.")
+@cluster_options
 @json_option
 @click.pass_obj
 def cluster_all(settings, as_json, **options):
     """Group every face in the store into persons, keeping corrections."""
-    from facegraph.persons import CLUSTER_PHASES
+    from facegraph.recluster import CLUSTER_PHASES
 
-    with graph_from(settings) as graph, tqdm(total=len(CLUSTER_PHASES), disable=None, file=sys.stderr,
-                                             bar_format="{desc} ({n_fmt}/{total_fmt})") as bar:
+    with settings.graph() as graph, tqdm(total=len(CLUSTER_PHASES), disable=None, file=sys.stderr,
+                                         bar_format="{desc} ({n_fmt}/{total_fmt})") as bar:
         persons = graph.cluster_all(ClusterSettings(**options), phase=lambda step: (bar.set_description(step), bar.update()))
     if as_json:
         echo_json(graph.last_run)
@@ -229,12 +148,12 @@ def cluster_all(settings, as_json, **options):
 
 @cli.command("assign-person")
 @click.argument("face_id")
-@threshold_option
+@cluster_options
 @click.pass_obj
-def assign_person(settings, face_id, threshold):
+def assign_person(settings, face_id, **options):
     """Give FACE_ID a person (its nearest faces' person, or a new one) and print the person id."""
-    with graph_from(settings) as graph:
-        click.echo(graph.assign_person(face_id, threshold=threshold))
+    with settings.graph() as graph:
+        click.echo(graph.assign_person(face_id, ClusterSettings(**options)))
 
 
 @cli.command("suggest-merges")
@@ -243,7 +162,7 @@ def assign_person(settings, face_id, threshold):
 @click.pass_obj
 def suggest_merges(settings, limit, as_json):
     """Pairs of persons that are probably one person, most likely first: check them, then merge-persons."""
-    with graph_from(settings) as graph:
+    with settings.graph() as graph:
         suggestions = graph.suggest_merges(limit)
     echo_items(suggestions, as_json, as_dict=asdict, line=lambda s: (
         f"{s.similarity:.3f}  {s.person_ids[0]} ({s.face_counts[0]})  {s.person_ids[1]} ({s.face_counts[1]})"
@@ -257,7 +176,7 @@ def suggest_merges(settings, limit, as_json):
 @click.pass_obj
 def list_persons(settings, limit, offset, as_json):
     """List persons, largest first."""
-    with graph_from(settings) as graph:
+    with settings.graph() as graph:
         persons = graph.list_persons(limit, offset)
     echo_items(persons, as_json, lambda p: f"{p['person_id']}  {counted(p['face_count'], 'face'):>11}  {p['name'] or ''}")
 
@@ -268,7 +187,7 @@ def list_persons(settings, limit, offset, as_json):
 @click.pass_obj
 def get_person(settings, person_id, as_json):
     """Show one person and its faces."""
-    with graph_from(settings) as graph:
+    with settings.graph() as graph:
         person = graph.get_person(person_id)
     if as_json:
         echo_json(person)
@@ -283,7 +202,7 @@ def get_person(settings, person_id, as_json):
 @click.pass_obj
 def merge_persons(settings, person_ids, target):
     """Merge PERSON_IDS into one person, for good; prints the id kept."""
-    with graph_from(settings) as graph:
+    with settings.graph() as graph:
         click.echo(graph.merge_persons(list(person_ids), target))
 
 
@@ -294,7 +213,7 @@ def merge_persons(settings, person_ids, target):
 @click.pass_obj
 def split_person(settings, person_id, groups):
     """Split groups of faces off PERSON_ID, for good; prints one person id per group."""
-    with graph_from(settings) as graph:
+    with settings.graph() as graph:
         ids = graph.split_person(person_id, [[f.strip() for f in g.split(",") if f.strip()] for g in groups])
     click.echo("\n".join(ids))
 
@@ -305,7 +224,7 @@ def split_person(settings, person_id, groups):
 @click.pass_obj
 def reassign_face(settings, face_id, person_id):
     """Move FACE_ID to PERSON_ID, for good."""
-    with graph_from(settings) as graph:
+    with settings.graph() as graph:
         graph.reassign_face(face_id, person_id)
     click.echo(f"{face_id} -> {person_id}")
 
@@ -316,7 +235,7 @@ def reassign_face(settings, face_id, person_id):
 @click.pass_obj
 def name_person(settings, person_id, name):
     """Name PERSON_ID (this also confirms its faces as that person)."""
-    with graph_from(settings) as graph:
+    with settings.graph() as graph:
         stored = graph.name_person(person_id, name)
     click.echo(f"{person_id} is {stored}" + (" (stored without its control characters and outer spaces)"
                                              if stored != name else ""))
@@ -329,7 +248,7 @@ def name_person(settings, person_id, name):
 @click.pass_obj
 def search(settings, image, limit, as_json):
     """Faces most like the largest face in IMAGE."""
-    with graph_from(settings) as graph:
+    with settings.graph() as graph:
         results = graph.search(image, limit)
         photos = graph.collection.photos(r.image_id for r in results)
     path_of = {image_id: display_path(photo_path(photo)) for image_id, photo in photos.items()}
@@ -339,11 +258,11 @@ def search(settings, image, limit, as_json):
 
 @cli.command("find-person")
 @click.argument("image", type=click.Path())
-@threshold_option
+@click.option("--threshold", type=float, help="The cosine a face of the person must reach (default: τ).")
 @click.pass_obj
 def find_person(settings, image, threshold):
     """The person of the largest face in IMAGE, or nothing (exit 0) when none is close enough."""
-    with graph_from(settings) as graph:
+    with settings.graph() as graph:
         person_id = graph.find_person(image, threshold)
     click.echo(person_id or "no matching person")
 
@@ -356,7 +275,7 @@ def gallery(settings, output, max_persons):
     """Write an HTML page of the persons and their face crops."""
     from facegraph.gallery import write_gallery
 
-    with graph_from(settings) as graph:
+    with settings.graph() as graph:
         path = write_gallery(graph, output, max_persons=max_persons)
     click.echo(f"wrote {path}")
 
@@ -369,7 +288,7 @@ def serve(settings, host, port):
     """Serve a page to review persons and correct them in a browser, until Ctrl+C."""
     from facegraph.review.server import serve as run  # the web framework loads only for this command
 
-    with graph_from(settings) as graph:
+    with settings.graph() as graph:
         run(graph, host=host, port=port, ready=lambda url: click.echo(f"reviewing persons at {url} (Ctrl+C to stop)"))
 
 
@@ -382,5 +301,6 @@ def main():
         exc.show()
         sys.exit(exc.exit_code)
     except (FacegraphError, FileNotFoundError, ValueError) as exc:
-        click.secho(f"{type(exc).__name__}: {exc}", fg="red", err=True)
+        message = "; ".join(error["msg"] for error in exc.errors()) if isinstance(exc, ValidationError) else exc
+        click.secho(f"{type(exc).__name__}: {message}", fg="red", err=True)  # settings: their own words only
         sys.exit(1)

@@ -7,7 +7,7 @@ functions that take them directly (`facegraph.neighbours`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -56,16 +56,28 @@ class ClusterSettings:
 
     # The default: the best worst-set setting of the sweep on every labeled set (docs/chosen_default.json names its
     # MLflow run; README, "How the default was chosen").
-    method: str = "average"
-    threshold: float = 0.25
-    neighbours: int = DEFAULT_NEIGHBOURS
-    min_neighbours: int = DEFAULT_MIN_NEIGHBOURS
-    resolution: float = 0.05
-    merge_threshold: float | None = None
-    connect_threshold: float | None = 0.39
-    poor_threshold: float | None = 0.22
-    quality_range: tuple[float, float] = (18.0, 26.0)
-    approximate: bool | None = None
+    # Each field's `help` is what the CLI's option, the Dagster run config and the FACEGRAPH_* variable say of it:
+    # they are made from these fields (`facegraph.cli.cluster_options`, `assets.collection.ClusteringConfig`).
+    method: str = field(default="average", metadata={"help": "Clustering method of the neighbour graph."})
+    threshold: float = field(default=0.25, metadata={"help": "τ: the cosine similarity at which faces are linked."})
+    neighbours: int = field(default=DEFAULT_NEIGHBOURS, metadata={"help": "Nearest faces each face links to, at most."})
+    min_neighbours: int = field(default=DEFAULT_MIN_NEIGHBOURS, metadata={
+        "help": 'Neighbours that make a core face (method "density" only).'})
+    resolution: float = field(default=0.05, metadata={"help": 'CPM resolution (method "leiden" only).'})
+    merge_threshold: float | None = field(default=None, metadata={
+        "help": "Second pass: merge persons that are each other's nearest with mean directions this alike "
+                "(none: no pass)."})
+    connect_threshold: float | None = field(default=0.39, metadata={
+        "help": 'The similarity an edge needs to connect two faces before the average decides (method "average" '
+                'only; none: τ).'})
+    poor_threshold: float | None = field(default=0.22, metadata={
+        "help": "Quality-aware linking: the bar for a pair of poor (small, blurred) faces (none: every pair is held "
+                "to τ)."})
+    quality_range: tuple[float, float] = field(default=(18.0, 26.0), metadata={
+        "help": "quality_score of a poor face and of a clear one, between which the bar rises from poor_threshold "
+                "to τ."})
+    approximate: bool | None = field(default=None, metadata={
+        "help": "The neighbour graph: approximate (true), exact (false), or by the number of faces (none)."})
 
     def __post_init__(self):
         object.__setattr__(self, "quality_range", tuple(float(v) for v in self.quality_range))  # lists from JSON

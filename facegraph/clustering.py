@@ -17,7 +17,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from facegraph.cluster_settings import METHOD_NAMES, ClusterSettings
+from facegraph.cluster_settings import ClusterSettings
 from facegraph.constraints import Faces, enforce, pin_edges
 from facegraph.person_merges import merge_nearest_persons
 from facegraph.sparse_linkage import QUALITY_LEVELS, average_linkage

@@ -71,6 +71,10 @@ class PersonRecords:
         """The records that exist among `person_ids`, by id."""
         return {r.payload["person_id"]: r.payload for r in self.store.retrieve(PERSONS, person_ids)}
 
+    def held(self, person_ids: list[str]) -> set[str]:
+        """Which of `person_ids` are held by persons in the store."""
+        return set(self.records(person_ids))
+
     def delete(self, person_ids: list[str]) -> None:
         self.store.delete(PERSONS, person_ids)
 
@@ -236,6 +240,11 @@ class PersonRecords:
         """The person ids whose records a recluster that never finished made (its own, to make again)."""
         found = self.store.retrieve(PERSONS, [RUN])
         return set(found[0].payload.get("created", [])) if found else set()
+
+    def unfinished_work(self) -> bool:
+        """Whether a recluster, a correction or a removal of photos started and has not finished."""
+        return bool(self.interrupted_removal()) or self.interrupted_run() is not None \
+            or self.interrupted_correction() is not None
 
     def interrupted_run(self) -> dict | None:
         """The settings of a recluster that started and never finished (the process died), if any."""

@@ -149,3 +149,20 @@ def _photo_faces(photo: Photo, found: Detections, vectors: np.ndarray, norms: np
             quality_score=float(norms[i]),
         ))
     return PhotoFaces(photo.path, photo.image_id, photo.width, photo.height, faces)
+
+
+class LazyPipeline:
+    """A face pipeline given as itself or as a factory: the models load on first use, not for every call."""
+
+    def __init__(self, pipeline: FacePipeline | Callable[[], FacePipeline] | None = None):
+        self._pipeline = pipeline if pipeline is not None else FacePipeline.from_names
+
+    @property
+    def loaded(self) -> bool:
+        return isinstance(self._pipeline, FacePipeline)
+
+    def get(self) -> FacePipeline:
+        if not self.loaded:
+            self._pipeline = self._pipeline()
+        return self._pipeline
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from facegraph.images import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SIDE
@@ -31,3 +31,31 @@ class Settings(BaseSettings):
     store: Path | None = Field(None, description="embedded store folder (default ~/.local/share/facegraph/store)")
     qdrant_url: str | None = Field(None, description="use a Qdrant server at this URL instead of the embedded store")
     qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server")
+
+    @model_validator(mode="after")
+    def _one_store(self):
+        if self.store and self.qdrant_url:
+            raise ValueError("give the store as a folder (--store, FACEGRAPH_STORE) or as a Qdrant server (--url, "
+                             f"FACEGRAPH_QDRANT_URL), not both: got {self.store} and {self.qdrant_url}")
+        return self
+
+    # The persons API and the face pipeline load onnxruntime, OpenCV and faiss: imported when asked for, so that
+    # `facegraph --help` and a mistyped command answer at once.
+
+    def pipeline(self):
+        """The face pipeline these settings name (a `FacePipeline`)."""
+        from facegraph.pipeline import FacePipeline
+
+        return FacePipeline.from_names(
+            self.detector, self.embedder, model_dir=self.model_dir, cache_dir=self.cache_dir,
+            detector_settings={"score_threshold": self.score_threshold, "min_face_size": self.min_face_size},
+            max_side=self.max_side, batch_size=self.batch_size)
+
+    def graph(self):
+        """The `FaceGraph` these settings name; its models load only when a call needs them."""
+        from facegraph.persons import FaceGraph
+
+        key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
+        return FaceGraph(self.store if not self.qdrant_url else None, url=self.qdrant_url, api_key=key,
+                         pipeline=self.pipeline)
+

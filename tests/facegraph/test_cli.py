@@ -159,3 +159,21 @@ def test_a_refused_command_exits_1_with_type_and_message_and_changes_nothing(sto
         main()
     assert exit.value.code == 1 and capsys.readouterr().err.startswith(error)
     assert json.loads(facegraph(store, "get-person", person["person_id"], "--json")) == before
+
+
+def test_every_cluster_setting_is_an_option_a_variable_and_dagster_config_from_one_definition(tmp_path):
+    from dataclasses import fields
+
+    from assets.collection import ClusteringConfig
+    from facegraph.cluster_settings import ClusterSettings
+
+    help_text = CliRunner().invoke(cli, ["cluster-all", "--help"], terminal_width=200).output
+    for spec in fields(ClusterSettings):
+        assert f"--{spec.name.replace('_', '-')}" in help_text and f"FACEGRAPH_{spec.name.upper()}" in help_text
+        default = getattr(ClusterSettings(), spec.name)
+        assert ClusteringConfig.model_fields[spec.name].default == (list(default) if isinstance(default, tuple) else default)
+    assert ClusteringConfig().settings() == ClusterSettings()
+    runner = CliRunner(env={"FACEGRAPH_THRESHOLD": "0.31", "FACEGRAPH_QUALITY_RANGE": "17 25"})
+    run = json.loads(runner.invoke(cli, ["--store", str(tmp_path / "store"), "cluster-all", "--json",
+                                         "--connect-threshold", "none"]).stdout)
+    assert run["threshold"] == 0.31 and run["quality_range"] == [17.0, 25.0] and "connect_threshold" not in run

@@ -4,7 +4,7 @@ import pytest
 from scipy.sparse import csr_matrix
 
 from evaluation.benchmark_clustering import synthetic_faces
-from facegraph.cluster_settings import ClusterSettings
+from facegraph.cluster_settings import METHOD_NAMES, ClusterSettings
 from facegraph.clustering import METHODS, cluster, mutual
 from facegraph.vectors import confidences
 from facegraph.neighbours import knn_graph, neighbour_graph
@@ -149,6 +149,10 @@ def test_ids_carry_over_to_the_cluster_that_continues_a_person():
     # a reserved (corrected) id is never taken by another cluster
     ids = carry_over_ids([0, 0, 1, 1, 2], face_ids, prior, reserved={1: "person_1"})
     assert ids[1] == "person_1" and ids[0] == derived_person_id("a", "b")
+
+
+def test_the_settings_name_every_clustering_method():
+    assert sorted(METHOD_NAMES) == sorted(METHODS)
 
 
 def test_a_made_id_never_equals_an_id_another_cluster_claimed_or_the_store_holds():

@@ -513,7 +513,7 @@ def test_add_photos_is_the_one_ingest_path_and_counts_a_duplicate_once(graph, la
 
 
 def test_index_and_cluster_all_announce_each_phase(graph, labeled):
-    from facegraph.persons import CLUSTER_PHASES
+    from facegraph.recluster import CLUSTER_PHASES
 
     steps = []
     graph.index([labeled[1][0].path], phase=steps.append)

@@ -1,0 +1,133 @@
+"""Corrections: merge, split, move a face and name, each a fact that no recluster undoes.
+
+Each pins the faces it touches to their person (the pins live in the person's record). A correction is written as a
+journaled plan: every read happens first, the plan is kept in the `persons` collection, then written, then the mark
+cleared, so that a process that dies in between leaves a plan the next opening writes again (`FaceGraph.
+finish_interrupted_work`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from facegraph import centroids
+from facegraph.collection import Collection
+from facegraph.errors import InvalidRequestError
+from facegraph.person_ids import fresh_person_id
+from facegraph.person_records import PersonRecords, clean_name
+from facegraph.vectors import confidences
+
+
+class Corrections:
+    """The corrections of one collection."""
+
+    def __init__(self, collection: Collection, records: PersonRecords, quality_range: tuple[float, float]):
+        self.collection, self.records, self.quality_range = collection, records, quality_range
+
+    def merge_persons(self, person_ids: list[str], target_person_id: str | None = None) -> str:
+        """Make one person of several; returns the id kept (`target_person_id`, else the largest person's)."""
+        person_ids = list(dict.fromkeys(person_ids))
+        if len(person_ids) < 2:
+            raise InvalidRequestError(f"merging needs at least two different persons, got {person_ids}")
+        records = {p: self.records.get(p) for p in person_ids}
+        members = {p: self.collection.face_ids_of(p) for p in person_ids}
+        if target_person_id is None:
+            target_person_id = max(person_ids, key=lambda p: (len(members[p]), -person_ids.index(p)))
+        elif target_person_id not in person_ids:
+            raise InvalidRequestError(f"target {target_person_id} is not among the persons merged {person_ids}")
+        name = records[target_person_id].get("name") or next((r["name"] for r in records.values() if r.get("name")), None)
+        self._correct("merge", target=target_person_id, faces=sorted(f for faces in members.values() for f in faces),
+                      name=name, others=[p for p in person_ids if p != target_person_id])
+        return target_person_id
+
+    def split_person(self, person_id: str, face_groups: list[list[str]]) -> list[str]:
+        """Split faces off a person: each group becomes a person, returned in order. If the groups cover every
+        face, the first group keeps the person's id and name; otherwise the faces left over keep them."""
+        record = self.records.get(person_id)
+        members = set(self.collection.face_ids_of(person_id))
+        groups = [sorted(set(group)) for group in face_groups]
+        listed = [f for group in groups for f in group]
+        if not groups or any(not group for group in groups):
+            raise InvalidRequestError("split needs one or more non-empty face groups")
+        if len(listed) != len(set(listed)):
+            raise InvalidRequestError(f"split groups overlap: {sorted(f for f, n in Counter(listed).items() if n > 1)}")
+        if outside := sorted(set(listed) - members):
+            raise InvalidRequestError(f"faces {outside} are not faces of {person_id}")
+        rest = sorted(members - set(listed))
+        keeps_id = 0 if not rest else None
+        new_ids, taken = [], {person_id}
+        for n, group in enumerate(groups):
+            new_ids.append(person_id if n == keeps_id else fresh_person_id([person_id, "split", *group], taken, self.records.held))
+            taken.add(new_ids[-1])
+        self._correct("split", person_id=person_id, groups=[[i, g] for i, g in zip(new_ids, groups)], rest=rest,
+                      name=record.get("name"))
+        return new_ids
+
+    def reassign_face(self, face_id: str, target_person_id: str) -> None:
+        """Move one face to another person, for good."""
+        face = self.collection.face(face_id)
+        self.records.get(target_person_id)
+        self._correct("reassign", face_id=face_id, target=target_person_id, previous=face.payload.get("person_id"))
+
+    def name_person(self, person_id: str, name: str) -> str:
+        """Name a person; returns the name as stored (`person_records.clean_name`: control characters removed,
+        bounded length). Naming confirms the person: its faces are pinned to it, so the name stays with them."""
+        name = clean_name(name)
+        self.records.get(person_id)
+        self._correct("name", person_id=person_id, faces=self.collection.face_ids_of(person_id), name=name)
+        return name
+
+    def _correct(self, verb: str, **plan) -> None:
+        """Write a correction as a journaled plan: the plan is kept first, then written (`finish`), so a process
+        that dies in between leaves the plan, which the next opening writes again (every write of a plan can be
+        written twice). Reads happen before; a plan writes only."""
+        self.records.mark_correction(verb, plan)
+        self.finish(verb, plan)
+
+    def finish(self, verb: str, plan: dict) -> None:
+        """Write a correction's plan (kept by `_correct`, or left by a process that died writing it), then clear
+        its mark."""
+        {"merge": self._write_merge, "split": self._write_split, "reassign": self._write_reassign,
+         "name": self._write_name}[verb](**plan)
+        self.records.clear_correction()
+
+    def _write_merge(self, target: str, faces: list[str], name: str | None, others: list[str]) -> None:
+        self.records.pin(target, faces, name=name)
+        self.collection.set_person(faces, target)
+        self.records.delete(others)
+        self.refresh(target)
+
+    def _write_split(self, person_id: str, groups: list, rest: list[str], name: str | None) -> None:
+        for new_id, group in groups:  # each record before its faces: no face names a person without a record
+            self.records.pin(new_id, group, name=name if new_id == person_id else None, replace=True)
+            self.collection.set_person(group, new_id)
+        if rest:
+            self.records.pin(person_id, rest, name=name, replace=True)
+        persons = sorted({new_id for new_id, _ in groups} | {person_id})
+        self.records.keep_apart(persons)
+        for new_id in persons:
+            self.refresh(new_id)
+
+    def _write_reassign(self, face_id: str, target: str, previous: str | None) -> None:
+        self.records.pin(target, [face_id])  # also unpins it from any other person
+        self.collection.set_person([face_id], target)
+        if previous and previous != target:
+            if not self.records.drop_if_empty(previous):
+                self.refresh(previous)
+        self.refresh(target)
+
+    def _write_name(self, person_id: str, faces: list[str], name: str) -> None:
+        self.records.pin(person_id, faces, name=name)
+
+    def refresh(self, person_id: str) -> None:
+        """A person's confidences, centroid and representative, from its faces as they are now."""
+        faces = self.collection.read_faces(where={"person_id": person_id})
+        if not len(faces):
+            return
+        scores = confidences(faces.vectors, np.zeros(len(faces), dtype=np.int64))
+        self.collection.write_assignments(faces, [person_id] * len(faces), scores)
+        self.records.set_centroid(person_id, centroids.kept(centroids.of_faces(faces.vectors, faces.quality,
+                                                                                 self.quality_range)))
+        self.records.set_representative(person_id, faces.face_ids[int(np.argmax(scores))])

@@ -1,0 +1,216 @@
+"""Reclustering: all faces into persons (`cluster_all`), a batch of new faces (`assign_persons`) or one face
+(`assign_person`), keeping every correction, the photo rule and the person ids a cluster continues.
+
+A recluster marks itself in the `persons` collection and makes its new persons' records before it writes a face,
+so a run cut short is finished by running it again with the same settings (`FaceGraph.finish_interrupted_work`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Callable
+
+import numpy as np
+
+from facegraph import centroids, clustering, neighbours
+from facegraph.cluster_settings import ClusterSettings
+from facegraph.collection import MEMBER_SAMPLE, Collection, FaceArrays
+from facegraph.constraints import Faces, photo_numbers
+from facegraph.person_ids import carry_over_ids, fresh_person_id
+from facegraph.person_records import PersonRecords
+from facegraph.store.base import FACE_BYTES
+from facegraph.vectors import confidence_towards, confidences
+
+CLUSTER_PHASES = ("reading faces", "finding neighbours", "clustering", "writing persons")  # as `cluster_all` announces them
+
+
+class PhaseClock:
+    """Seconds spent in each named phase of a run."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        end = time.perf_counter()
+        self.laps[phase] = round(end - self._start, 3)
+        self._start = end
+
+
+class Recluster:
+    """The reclustering of one collection, with its settings; `last_run` holds what the last `cluster_all` did."""
+
+    def __init__(self, collection: Collection, records: PersonRecords, settings: ClusterSettings):
+        self.collection, self.records, self.settings = collection, records, settings
+        self.last_run: dict = {}
+
+    def cluster_all(self, settings: ClusterSettings | None = None, *, phase: Callable[[str], None] | None = None,
+                    **changes) -> int:
+        """Group every face into persons; returns the number of persons.
+
+        `settings` (default: this graph's, with any `changes` such as `threshold=0.3`) say how: the neighbour
+        graph keeps each face's `neighbours` nearest faces with cosine >= `threshold`, and `method` clusters it.
+        Corrections are kept, two faces of one photo never share a person, person ids are carried over, and only
+        what changed is written. `last_run` then holds the settings, counts and the seconds each phase took.
+        """
+        settings = (settings or self.settings).with_(**changes)
+        phase = phase or (lambda step: None)
+        clock = PhaseClock()
+        phase(CLUSTER_PHASES[0])
+        faces = self.collection.read_faces()
+        clock.lap("read")
+        person_of, details = self._recluster(faces, settings, clock, phase=phase)
+        self.last_run = settings.parameters() | {"faces": len(faces), **details, "persons": len(set(person_of)),
+                                                 "seconds": clock.laps}
+        return len(set(person_of))
+
+    def assign_persons(self, face_ids: list[str], settings: ClusterSettings | None = None, **changes) -> dict[str, str]:
+        """Give a batch of new faces persons as `cluster_all` would: the faces are reclustered together with every
+        person their nearest faces belong to (a `cluster_all` of just that part of the collection), so a batch
+        can found persons, join them, or join two persons it bridges, and it does not depend on the order the
+        faces came in. Corrections and the photo rule hold as in `cluster_all`. Returns face id -> person id.
+
+        Its cost grows with the persons the batch touches; for one face at a time, `assign_person` is quicker.
+        """
+        settings = (settings or self.settings).with_(**changes)
+        wanted = set(face_ids)
+        new = self.collection.read_faces(where={"face_id": sorted(wanted)}) if wanted else None
+        if new is None or not len(new):
+            return {}
+        hits = self.collection.search(new.vectors, limit=settings.neighbours + 1, threshold=settings.lowest_threshold)
+        touched = sorted({hit.payload.get("person_id") for found in hits for hit in found} - {None}
+                         | {person for person in new.person_ids if person})
+        if touched:
+            members = self.collection.read_faces(where={"person_id": touched})
+            others = np.array([i for i, face_id in enumerate(members.face_ids) if face_id not in wanted], np.int64)
+            new = FaceArrays.joined(members.rows(others), new)
+        person_of, _ = self._recluster(new, settings, PhaseClock(), scope=touched)
+        return {face_id: person for face_id, person in zip(new.face_ids, person_of) if face_id in wanted}
+
+    def _recluster(self, faces: FaceArrays, settings: ClusterSettings, clock: PhaseClock,
+                   scope: list[str] | None = None, phase: Callable[[str], None] = lambda step: None,
+                   ) -> tuple[list[str], dict]:
+        """Cluster `faces` (all of the collection, or of the persons in `scope` with new faces), carry person ids
+        over, and write what changed; returns each face's person and what the run did."""
+        known, pinned_persons = self.clustering_input(faces)
+        phase(CLUSTER_PHASES[1])
+        graph, graph_kind = self._neighbour_graph(faces, settings, whole_collection=scope is None)
+        clock.lap("neighbour_graph")
+        phase(CLUSTER_PHASES[2])
+        labels = clustering.cluster(graph, known, settings) if len(faces) else np.zeros(0, np.int64)
+        clock.lap("clustering")
+        phase(CLUSTER_PHASES[3])
+        reserved = {int(labels[i]): pinned_persons[known.pins[i]] for i in np.flatnonzero(known.pins >= 0)}
+        unfinished = self.records.made_by_interrupted_run()  # ids a run cut short made: free for the same clusters
+        ids = carry_over_ids(labels, faces.face_ids, faces.person_ids, reserved,
+                             in_use=lambda candidates: self.records.held(candidates) - unfinished)
+        person_of = [ids[label] for label in labels]
+        confidence = confidences(faces.vectors, labels)
+        clock.lap("person_ids")
+        self.collection.store.check_space(len(faces) * FACE_BYTES, "recluster")  # before the first write: all or nothing
+        # new records first, stale ones last: at no moment does a face name a person without a record
+        large = centroids.person_centroids(labels, faces.vectors, faces.quality, settings)
+        plan = self.records.prepare(faces.face_ids, person_of, confidence, settings.to_dict(), scope=scope)
+        written = self.collection.write_assignments(faces, person_of, confidence)
+        self.records.finish(plan, {ids[label]: centroid for label, centroid in large.items()})
+        clock.lap("payload_writes")
+        return person_of, {"graph": graph_kind, "edges": clustering.undirected(graph).nnz // 2,
+                           "clusters": len(ids), "faces_rewritten": written}
+
+    def assign_person(self, face_id: str, settings: ClusterSettings | None = None, **changes) -> str:
+        """Give one face a person, as `cluster_all` would place a newcomer, without reclustering.
+
+        A pinned face keeps its person. Otherwise the candidates are the persons of the face's `neighbours`
+        nearest faces whose cosine reaches the pair's bar to connect (`connect_bar`, lower for poor faces with
+        quality-aware settings), less any person that already has a face of the same photo. With
+        "average" the face joins the candidate it is most alike on average, if that reaches `threshold`; with the
+        other methods, the candidate its neighbours' similarities add up most for. With no candidate it becomes
+        a new person. Returns the person id.
+
+        The average is over every other face of a candidate, from the centroid its record keeps
+        (`facegraph.centroids`), which this placement then updates; a person without one is read.
+        """
+        settings = (settings or self.settings).with_(**changes)
+        face = self.collection.face(face_id, with_vector=True)
+        vector, quality, previous = face.vector, face.payload["quality_score"], face.payload.get("person_id")
+        person_id = self.records.pinned_person(face_id)
+        votes = Counter()
+        if person_id is None:
+            hits = self.collection.search(vector[None], limit=settings.neighbours + 1,
+                                          threshold=settings.lowest_threshold)[0]
+            same_photo = self.collection.persons_of_photo(face.payload["image_id"], except_face=face_id)
+            for hit in hits:
+                person = hit.payload.get("person_id")
+                shift = settings.similarity_shift(quality, hit.payload["quality_score"])
+                linked = hit.score + shift >= settings.connect_bar
+                if person and linked and person not in same_photo and hit.payload["face_id"] != face_id:
+                    votes[person] += hit.score
+        stored = self._centroids(sorted(set(votes) | {person_id, previous} - {None}), settings)
+        others = {}  # person -> (centroid of its faces other than this one, whether it covers all of them)
+        if person_id is None:
+            others = {p: self._other_faces(p, face_id, stored.get(p), previous, vector, quality, settings)
+                      for p in sorted(votes)}
+            if settings.method == "average":
+                average = {p: centroids.average_similarity(centroid, vector, quality, settings)
+                           for p, (centroid, _) in others.items() if centroid}
+                score = {p: value for p, value in average.items() if value is not None and value >= settings.threshold}
+            else:
+                score = votes
+            # the highest score wins, ties to the smaller id so that runs agree; a new person gets an id no other
+            # person holds (its own may stay)
+            person_id = (min(score, key=lambda p: (-score[p], p)) if score
+                         else fresh_person_id([face_id], set(), lambda ids: self.records.held(ids) - {previous}))
+        if person_id not in others:
+            others[person_id] = self._other_faces(person_id, face_id, stored.get(person_id), previous, vector,
+                                                  quality, settings)
+        rest, whole = others[person_id]
+        own = np.asarray(vector, dtype=np.float64)[None]
+        confidence = 0.0 if rest is None else float(confidence_towards(own, centroids.vector_sum(rest)[None])[0])
+        self.collection.set_person([face_id], person_id, confidence)
+        grown = centroids.kept(centroids.with_face(rest, vector, quality)) if rest and whole else None
+        keep = grown if grown and not centroids.same(grown, stored.get(person_id)) else None
+        self.records.touch(person_id, representative=face_id if rest is None else None,
+                           changes={"centroid": keep} if keep else None)
+        if previous and previous != person_id:
+            if not self.records.drop_if_empty(previous) and previous in stored:
+                self.records.set_centroid(previous, centroids.with_face(stored[previous], vector, quality, -1))
+        return person_id
+
+    def _centroids(self, person_ids: list[str], settings: ClusterSettings) -> dict[str, dict]:
+        """The stored centroids of `person_ids` that these settings can use."""
+        return {p: record["centroid"] for p, record in self.records.records(person_ids).items()
+                if centroids.usable(record.get("centroid"), settings)}
+
+    def _other_faces(self, person_id: str, face_id: str, stored: dict | None, previous: str | None,
+                     vector: np.ndarray, quality: float, settings: ClusterSettings) -> tuple[dict | None, bool]:
+        """The centroid of a person's faces other than `face_id` (None if it has none), and whether it covers all
+        of them: a stored centroid does, and so does a read of a person of fewer than MEMBER_SAMPLE faces; a
+        larger person without one is read as a sample."""
+        if stored:
+            return (centroids.with_face(stored, vector, quality, -1) if person_id == previous else stored), True
+        vectors, qualities = self.collection.member_sample(person_id, except_face=face_id)
+        if not len(vectors):
+            return None, True
+        return centroids.of_faces(vectors, qualities, settings.quality_range), len(vectors) < MEMBER_SAMPLE
+
+    def clustering_input(self, faces: FaceArrays) -> tuple[Faces, list[str]]:
+        """What clustering knows of `faces`, and the persons numbered in `Faces.pins`."""
+        pins = self.records.pins()
+        pinned_persons = sorted(set(pins.values()))
+        number = {person_id: n for n, person_id in enumerate(pinned_persons)}
+        pinned = np.array([number.get(pins.get(face_id), -1) for face_id in faces.face_ids], dtype=np.int64)
+        return Faces(faces.vectors, photo_numbers(faces.image_ids), pinned, faces.quality), pinned_persons
+
+    def _neighbour_graph(self, faces: FaceArrays, settings: ClusterSettings, *, whole_collection: bool = True) -> tuple:
+        """The neighbour graph and how it was found: for the whole collection, by the store where it can (a Qdrant
+        server searches its own index, next to the data), else here, exactly or approximately
+        (`ClusterSettings.approximate`)."""
+        threshold = settings.lowest_threshold
+        found = (self.collection.nearest_faces(faces, limit=settings.neighbours, threshold=threshold)
+                 if whole_collection else None)
+        if found is not None:
+            return neighbours.knn_graph(*found, threshold=threshold), "store searches"
+        approximate = neighbours.is_approximate(len(faces), settings.approximate)
+        return (neighbours.neighbour_graph(faces.vectors, threshold=threshold, k=settings.neighbours,
+                                           approximate=approximate), "approximate" if approximate else "exact")
