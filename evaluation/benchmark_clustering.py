@@ -17,8 +17,6 @@ What it measures, in one run (speeds as ratios within it, because the machines a
 - `optimize` (Qdrant Edge's HNSW build), then `assign_person` latency, median and p99, for new faces of persons in
   the store (`newcomers`) and for faces of new persons.
 - ingest: `add_photos` throughput into the full store against an empty one.
-- with `--graph-memory N` (alone): the exact neighbour graph's peak RSS for one dense person of N faces and for N
-  random faces at τ 0, each in a fresh process.
 - with `--large-person N [N ...]` (alone): one synthetic person of each size clustered at the default, linked over
   the graph as a part above `clustering.MAX_LINKAGE_FACES` is, and up to that bound by scipy too.
 - with `--server-path`: the graph through qdrant-client (`ServerStore.nearest_faces`, batched searches by point id)
@@ -187,26 +185,6 @@ def large_person(size: int) -> str:
     return line
 
 
-def graph_memory(kind: str, size: int) -> str:
-    """The exact neighbour graph in a fresh process, of one synthetic person of `size` faces at the default's
-    bar ("person": every pair of a dense person passes it) or of `size` random faces at τ 0 ("random": every pair
-    passes): its seconds and that process's peak RSS, beside the peak of a process that only made the faces."""
-    make = ("import numpy as np\n"
-            + ("from evaluation.benchmark_clustering import faces_of_persons\n"
-               f"vectors = faces_of_persons(np.zeros({size}, dtype=np.int64), np.random.default_rng(2))\n"
-               f"threshold = {DEFAULT.lowest_threshold}\n" if kind == "person" else
-               f"vectors = np.random.default_rng(0).normal(size=({size}, 512)).astype(np.float32)\n"
-               "vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)\nthreshold = 0.0\n")
-            + "import resource, time\nfrom facegraph import neighbours\n")
-    build = (f"start = time.perf_counter(); neighbours.neighbour_graph(vectors, threshold=threshold, "
-             f"k={DEFAULT.neighbours}, approximate=False); print(time.perf_counter() - start)\n")
-    peak = "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10)\n"
-    base = subprocess.run([sys.executable, "-c", make + peak], check=True, capture_output=True, text=True).stdout
-    seconds, mib = subprocess.run([sys.executable, "-c", make + build + peak], check=True, capture_output=True,
-                                  text=True).stdout.split()
-    return f"{float(seconds):.1f}s, peak RSS {float(mib):.0f} MiB (the faces alone: {float(base):.0f} MiB)"
-
-
 def cluster_in_child(store_path: str) -> dict:
     """`cluster_all` at the default in a fresh process over the store: its figures, that process's peak RSS, and
     the peak RSS within each phase (sampled every 0.2 s), to see which phase holds the memory."""
@@ -283,16 +261,9 @@ def main() -> None:
     parser.add_argument("--server-url", help="with --server-path: a Qdrant server or cluster to time, not local mode")
     parser.add_argument("--large-person", type=int, nargs="*", default=[], metavar="FACES",
                         help="only cluster one synthetic person of each of these sizes (e.g. 4000 20000 100000)")
-    parser.add_argument("--graph-memory", type=int, default=0, metavar="FACES",
-                        help="only build the exact neighbour graph of one dense person and of random faces at τ 0 "
-                             "of this size, each in a fresh process, and print its peak RSS")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"settings: {DEFAULT.name}, k={DEFAULT.neighbours}, graph edges from cosine {DEFAULT.lowest_threshold}")
-    if args.graph_memory:
-        print(f"exact graph of one person of {args.graph_memory} faces: {graph_memory('person', args.graph_memory)}")
-        print(f"exact graph of {args.graph_memory} random faces at τ 0: {graph_memory('random', args.graph_memory)}")
-        return
     if args.large_person:
         for size in args.large_person:
             print(f"one person of {size} faces: {large_person(size)}")
