@@ -83,7 +83,7 @@ class Corrections:
         """Write a correction as a journaled plan: the plan is kept first, then written (`finish`), so a process
         that dies in between leaves the plan, which the next opening writes again (every write of a plan can be
         written twice). Reads happen before; a plan writes only."""
-        self.records.mark_correction(verb, plan)
+        self.records.journal.mark_correction(verb, plan)
         self.finish(verb, plan)
 
     def finish(self, verb: str, plan: dict) -> None:
@@ -91,7 +91,7 @@ class Corrections:
         its mark."""
         {"merge": self._write_merge, "split": self._write_split, "reassign": self._write_reassign,
          "name": self._write_name}[verb](**plan)
-        self.records.clear_correction()
+        self.records.journal.clear_correction()
 
     def _write_merge(self, target: str, faces: list[str], name: str | None, others: list[str]) -> None:
         self.records.pin(target, faces, name=name)

@@ -19,7 +19,8 @@ from facegraph.collection import Collection, display_path
 from facegraph.corrections import Corrections
 from facegraph.errors import StoreError, StoreFullError, StoreUnavailableError, SyncRefusedError
 from facegraph.images import KnownPhoto, expand_paths, photo_files, photo_ids_of, positively_gone
-from facegraph.person_records import PersonRecords, now
+from facegraph.journal import now
+from facegraph.person_records import PersonRecords
 from facegraph.pipeline import LazyPipeline, PhotoError, PhotoFaces
 from facegraph.recluster import Recluster
 from facegraph.store.base import FACE_BYTES
@@ -165,14 +166,14 @@ class Ingest:
         image_ids = sorted(set(image_ids))
         if not image_ids:
             return 0
-        self.records.mark_removal(image_ids)
+        self.records.journal.mark_removal(image_ids)
         self.records.keep_corrections_of_photos(image_ids)
         removed = self.collection.remove_photos(image_ids)
         self.records.forget_faces(removed.face_ids)
         for person_id in sorted({person for person in removed.person_ids if person}):
             if not self.records.drop_if_empty(person_id):
                 self.corrections.refresh(person_id)
-        self.records.clear_removal()
+        self.records.journal.clear_removal()
         return len(removed)
 
     def _carry_corrections(self, photo: PhotoFaces) -> list[str]:

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
-from datetime import datetime, timezone
 
 from facegraph.centroids import same
 from facegraph.errors import InvalidRequestError, PersonNotFoundError
+from facegraph.journal import Journal, now
 from facegraph.store.base import FACES, PERSONS, FaceStore
 
 CLUSTERED, CORRECTED = "clustered", "corrected"  # a record's `kind`: made by clustering, or touched by a person
-RUN = "recluster_in_progress"  # the key and kind of the mark a recluster keeps while it writes
-REMOVAL = "photo_removal_in_progress"  # the key and kind of the mark a removal of photos keeps while it deletes
-CORRECTION = "correction_in_progress"  # the key and kind of the mark a correction keeps while it writes
 REMOVED = "removed_photo"  # the kind of a record that keeps a removed photo's corrections (key: REMOVED:image_id)
 MAX_NAME_LENGTH = 200  # characters: a name, not a note
 # Direction overrides and isolates (U+202A-U+202E, U+2066-U+2069) make a name show other than it was typed
@@ -41,10 +38,6 @@ def clean_name(name: str) -> str:
     return cleaned
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def new_record(person_id: str, representative: str | None, stamp: str | None = None) -> dict:
     stamp = stamp or now()
     return {"person_id": person_id, "name": None, "representative_face_id": representative,
@@ -60,6 +53,7 @@ class PersonRecords:
 
     def __init__(self, store: FaceStore):
         self.store = store
+        self.journal = Journal(store)  # the marks of unfinished work, kept beside the records
 
     def get(self, person_id: str) -> dict:
         found = self.store.retrieve(PERSONS, [person_id])
@@ -169,8 +163,7 @@ class PersonRecords:
                     if scope is None else self.records(sorted(set(scope) | set(best))))
         stamp = now()
         created = [new_record(person_id, face_ids[i], stamp) for person_id, i in sorted(best.items()) if person_id not in existing]
-        self.store.upsert(PERSONS, [RUN], [{"person_id": RUN, "kind": RUN, "settings": settings, "started_at": stamp,
-                                            "created": [r["person_id"] for r in created]}])
+        self.journal.mark_run(settings, [r["person_id"] for r in created])
         self.store.upsert(PERSONS, [r["person_id"] for r in created], created)
         return {"best": {person_id: face_ids[i] for person_id, i in best.items()}, "existing": existing}
 
@@ -186,25 +179,7 @@ class PersonRecords:
         changed |= {p: None for p, record in existing.items() if p in best and record.get("centroid") and p not in centroids}
         self.store.set_payloads(PERSONS, sorted(changed), [{"centroid": changed[p]} for p in sorted(changed)])
         self.store.delete(PERSONS, sorted(set(existing) - set(best)))
-        self.store.delete(PERSONS, [RUN])
-
-    def mark_correction(self, verb: str, plan: dict) -> None:
-        """Before a correction writes: its whole plan (what every write will be), so that one cut short is
-        finished by writing the same plan again (`interrupted_correction`)."""
-        self.store.upsert(PERSONS, [CORRECTION], [{"person_id": CORRECTION, "kind": CORRECTION, "verb": verb,
-                                                   "plan": plan, "started_at": now()}])
-
-    def interrupted_correction(self) -> tuple[str, dict] | None:
-        """The verb and plan of a correction that started and never finished, if any."""
-        found = self.store.retrieve(PERSONS, [CORRECTION])
-        return (found[0].payload["verb"], found[0].payload["plan"]) if found else None
-
-    def clear_correction(self) -> None:
-        self.store.delete(PERSONS, [CORRECTION])
-
-    def mark_removal(self, image_ids: list[str]) -> None:
-        """Before photos are deleted: note which, so a removal cut short is found by one lookup on open."""
-        self.store.upsert(PERSONS, [REMOVAL], [{"person_id": REMOVAL, "kind": REMOVAL, "image_ids": image_ids}])
+        self.journal.clear_run()
 
     def keep_corrections_of_photos(self, image_ids: list[str]) -> None:
         """Before photos are removed: keep the pins of their faces, with the names of those persons, so that the
@@ -227,26 +202,3 @@ class PersonRecords:
 
     def forget_kept_corrections(self, image_id: str) -> None:
         self.store.delete(PERSONS, [f"{REMOVED}:{image_id}"])
-
-    def clear_removal(self) -> None:
-        self.store.delete(PERSONS, [REMOVAL])
-
-    def interrupted_removal(self) -> list[str]:
-        """The photos of a removal that started and never finished, if any."""
-        found = self.store.retrieve(PERSONS, [REMOVAL])
-        return found[0].payload["image_ids"] if found else []
-
-    def made_by_interrupted_run(self) -> set[str]:
-        """The person ids whose records a recluster that never finished made (its own, to make again)."""
-        found = self.store.retrieve(PERSONS, [RUN])
-        return set(found[0].payload.get("created", [])) if found else set()
-
-    def unfinished_work(self) -> bool:
-        """Whether a recluster, a correction or a removal of photos started and has not finished."""
-        return bool(self.interrupted_removal()) or self.interrupted_run() is not None \
-            or self.interrupted_correction() is not None
-
-    def interrupted_run(self) -> dict | None:
-        """The settings of a recluster that started and never finished (the process died), if any."""
-        found = self.store.retrieve(PERSONS, [RUN])
-        return found[0].payload["settings"] if found else None

@@ -41,6 +41,7 @@ class FaceGraph:
         self.store = store or open_store(location, url=url, api_key=api_key)
         self.collection = Collection(self.store)  # the face and photo points
         self.records = PersonRecords(self.store)  # the person points
+        self.journal = self.records.journal  # the marks of unfinished work
         self.models = LazyPipeline(pipeline)
         settings = settings or ClusterSettings()  # how cluster_all and the assign methods group faces
         self.corrections = Corrections(self.collection, self.records, settings.quality_range)
@@ -49,23 +50,22 @@ class FaceGraph:
         self.queries = Queries(self.collection, self.records, self.models, self.reclustering)
         if self.store.exclusive:
             self.finish_interrupted_work()
-        elif self.records.unfinished_work():
+        elif self.journal.unfinished_work():
             log.warning("a recluster, a correction or a removal of photos is under way on this server, or was cut "
                         "short: call finish_interrupted_work() once no other client is writing")
 
     def finish_interrupted_work(self) -> None:
-        """Finish what a process that died left half-done: a correction (its plan written again), a removal of
-        photos (some faces gone, the photos still marked), then a recluster (some persons written, some not),
-        run again to the end, so that every person is as one whole run made it. Opening a store that one process
-        opens at a time does this by itself; on a Qdrant server, where another client may be in the middle of the
-        same work, call it yourself."""
-        if (correction := self.records.interrupted_correction()) is not None:
+        """Finish what a process that died left half-done (`journal`): a correction (its plan written again), a
+        removal of photos, then a recluster, run again to the end so that every person is as one whole run made it.
+        Opening a store that one process opens at a time does this by itself; on a Qdrant server, where another
+        client may be in the middle of the same work, call it yourself."""
+        if (correction := self.journal.interrupted_correction()) is not None:
             log.warning("finishing a %s that was interrupted", correction[0])
             self.corrections.finish(*correction)
-        if removing := self.records.interrupted_removal():
+        if removing := self.journal.interrupted_removal():
             log.warning("finishing the removal of %d photos that was interrupted", len(removing))
             self.remove_photos(removing)
-        if (interrupted := self.records.interrupted_run()) is not None:
+        if (interrupted := self.journal.interrupted_run()) is not None:
             settings = ClusterSettings(**interrupted)
             log.warning("finishing a recluster that was interrupted (%s)", settings.name)
             self.cluster_all(settings)

@@ -102,7 +102,7 @@ class Recluster:
         clock.lap("clustering")
         phase(CLUSTER_PHASES[3])
         reserved = {int(labels[i]): pinned_persons[known.pins[i]] for i in np.flatnonzero(known.pins >= 0)}
-        unfinished = self.records.made_by_interrupted_run()  # ids a run cut short made: free for the same clusters
+        unfinished = self.records.journal.made_by_interrupted_run()  # ids a run cut short made: free for the same clusters
         ids = carry_over_ids(labels, faces.face_ids, faces.person_ids, reserved,
                              in_use=lambda candidates: self.records.held(candidates) - unfinished)
         person_of = [ids[label] for label in labels]

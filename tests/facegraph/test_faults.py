@@ -242,7 +242,7 @@ def test_a_recluster_killed_at_any_point_is_finished_on_the_next_open(copies, tm
         assert all(np.array_equal(p.vector, vectors[p.payload["face_id"]])
                    for p in graph.store.scroll(FACES, with_vectors=True))
         assert {p["person_id"]: p["name"] for p in graph.list_persons(limit=1000)} == names
-        assert graph.records.interrupted_run() is None
+        assert graph.journal.interrupted_run() is None
 
 
 CORRECTION_CHILD = """
@@ -307,7 +307,7 @@ def test_a_correction_killed_before_any_of_its_writes_is_finished_on_the_next_op
             assert {p.payload["person_id"] for p in raw.scroll(FACES)} - {None} <= records, kill_at
         with open_graph(killed) as graph:  # opening finishes the correction, once its plan is kept (write 0)
             assert corrections_of(graph) == (expected if kill_at else before), f"killed before write {kill_at} of {writes}"
-            assert graph.records.interrupted_correction() is None
+            assert graph.journal.interrupted_correction() is None
         shutil.rmtree(killed)
 
 
