@@ -117,22 +117,25 @@ class Ingest:
             phase("loading the models")
         pipeline = self.pipeline.get()
         phase("reading and embedding photos")
-        results = pipeline.run(files, is_known=self.collection.is_known)
-        return self.add_photos(results, progress=progress, phase=phase)
+        results = pipeline.run(files, is_known=self.collection.is_known)  # asked once, before a photo is decoded
+        return self.add_photos(results, progress=progress, phase=phase, known=lambda image_id: False)
 
     def add_photos(self, photos: Iterable[PhotoFaces | PhotoError | KnownPhoto], *, assign: bool = False,
                    settings: ClusterSettings | None = None, progress: Callable[[int], None] | None = None,
-                   phase: Callable[[str], None] | None = None) -> IndexReport:
+                   phase: Callable[[str], None] | None = None,
+                   known: Callable[[str], bool] | None = None) -> IndexReport:
         """Store the faces of photos read by a `FacePipeline` (here, or elsewhere such as a Dagster asset): the
-        one ingest path. A photo whose content the collection holds, or that came earlier in `photos`, is skipped,
-        so adding twice changes nothing; `PhotoError`s are reported. With `assign`, the search index is brought up to
-        date and the new faces are given persons by `assign_persons` (with `settings`)."""
+        one ingest path. A photo whose content the collection holds (`known`, default: asked of the collection;
+        `index`, whose pipeline asked already, says none), or that came earlier in `photos`, is skipped, so adding
+        twice changes nothing; `PhotoError`s are reported. With `assign`, the search index is brought up to date and
+        the new faces are given persons by `assign_persons` (with `settings`)."""
+        known = known or self.collection.is_known
         report, seen = IndexReport(), set()
         for photo in photos:
             report.photos += 1
             if isinstance(photo, PhotoError):
                 report.errors.append(photo)
-            elif isinstance(photo, KnownPhoto) or photo.image_id in seen or self.collection.is_known(photo.image_id):
+            elif isinstance(photo, KnownPhoto) or photo.image_id in seen or known(photo.image_id):
                 report.already_indexed += 1
             else:
                 seen.add(photo.image_id)

@@ -15,9 +15,6 @@ from facegraph.person_records import PersonRecords, public
 from facegraph.pipeline import Face, LazyPipeline, PhotoError
 from facegraph.recluster import Recluster
 
-ASSIGN_NEIGHBOURS = 10  # nearest faces whose persons `find_person` weighs
-
-
 @dataclass(frozen=True)
 class SearchResult:
     face_id: str
@@ -72,7 +69,7 @@ class Queries:
         (default: the graph's τ)."""
         threshold = self.recluster.settings.threshold if threshold is None else threshold
         check_threshold(threshold)
-        hits = self.collection.search(self._query_face(image).embedding[None], limit=ASSIGN_NEIGHBOURS,
+        hits = self.collection.search(self._query_face(image).embedding[None], limit=self.recluster.settings.neighbours,
                                       threshold=threshold)[0]
         votes = Counter()
         for hit in hits:
