@@ -13,7 +13,7 @@ from collections import Counter
 import numpy as np
 
 from facegraph import centroids
-from facegraph.collection import Collection
+from facegraph.collection import Collection, FaceArrays
 from facegraph.errors import InvalidRequestError
 from facegraph.person_ids import fresh_person_id
 from facegraph.person_records import PersonRecords, clean_name
@@ -31,15 +31,18 @@ class Corrections:
         person_ids = list(dict.fromkeys(person_ids))
         if len(person_ids) < 2:
             raise InvalidRequestError(f"merging needs at least two different persons, got {person_ids}")
-        records = {p: self.records.get(p) for p in person_ids}
-        members = {p: self.collection.face_ids_of(p) for p in person_ids}
+        records = self.records.records(person_ids)
+        for missing in (p for p in person_ids if p not in records):
+            self.records.get(missing)  # raises PersonNotFoundError
+        read = self.collection.read_faces(where={"person_id": person_ids})  # each face read once, vectors and all
+        members = {p: [f for f, q in zip(read.face_ids, read.person_ids) if q == p] for p in person_ids}
         if target_person_id is None:
             target_person_id = max(person_ids, key=lambda p: (len(members[p]), -person_ids.index(p)))
         elif target_person_id not in person_ids:
             raise InvalidRequestError(f"target {target_person_id} is not among the persons merged {person_ids}")
         name = records[target_person_id].get("name") or next((r["name"] for r in records.values() if r.get("name")), None)
-        self._correct("merge", target=target_person_id, faces=sorted(f for faces in members.values() for f in faces),
-                      name=name, others=[p for p in person_ids if p != target_person_id])
+        self._correct("merge", dict(target=target_person_id, faces=sorted(read.face_ids), name=name,
+                                    others=[p for p in person_ids if p != target_person_id]), read=read)
         return target_person_id
 
     def split_person(self, person_id: str, face_groups: list[list[str]]) -> list[str]:
@@ -61,43 +64,46 @@ class Corrections:
         for n, group in enumerate(groups):
             new_ids.append(person_id if n == keeps_id else fresh_person_id([person_id, "split", *group], taken, self.records.held))
             taken.add(new_ids[-1])
-        self._correct("split", person_id=person_id, groups=[[i, g] for i, g in zip(new_ids, groups)], rest=rest,
-                      name=record.get("name"))
+        self._correct("split", dict(person_id=person_id, groups=[[i, g] for i, g in zip(new_ids, groups)], rest=rest,
+                                    name=record.get("name")))
         return new_ids
 
     def reassign_face(self, face_id: str, target_person_id: str) -> None:
         """Move one face to another person, for good."""
         face = self.collection.face(face_id)
         self.records.get(target_person_id)
-        self._correct("reassign", face_id=face_id, target=target_person_id, previous=face.payload.get("person_id"))
+        self._correct("reassign", dict(face_id=face_id, target=target_person_id, previous=face.payload.get("person_id")))
 
     def name_person(self, person_id: str, name: str) -> str:
         """Name a person; returns the name as stored (`person_records.clean_name`: control characters removed,
         bounded length). Naming confirms the person: its faces are pinned to it, so the name stays with them."""
         name = clean_name(name)
         self.records.get(person_id)
-        self._correct("name", person_id=person_id, faces=self.collection.face_ids_of(person_id), name=name)
+        self._correct("name", dict(person_id=person_id, faces=self.collection.face_ids_of(person_id), name=name))
         return name
 
-    def _correct(self, verb: str, **plan) -> None:
+    def _correct(self, verb: str, plan: dict, read: FaceArrays | None = None) -> None:
         """Write a correction as a journaled plan: the plan is kept first, then written (`finish`), so a process
         that dies in between leaves the plan, which the next opening writes again (every write of a plan can be
-        written twice). Reads happen before; a plan writes only."""
+        written twice). Reads happen before (`read`: faces the plan's writer may reuse); a plan writes only."""
         self.records.journal.mark_correction(verb, plan)
-        self.finish(verb, plan)
+        self.finish(verb, plan, read)
 
-    def finish(self, verb: str, plan: dict) -> None:
+    def finish(self, verb: str, plan: dict, read: FaceArrays | None = None) -> None:
         """Write a correction's plan (kept by `_correct`, or left by a process that died writing it), then clear
         its mark."""
-        {"merge": self._write_merge, "split": self._write_split, "reassign": self._write_reassign,
-         "name": self._write_name}[verb](**plan)
+        if verb == "merge":
+            self._write_merge(**plan, read=read)
+        else:
+            {"split": self._write_split, "reassign": self._write_reassign, "name": self._write_name}[verb](**plan)
         self.records.journal.clear_correction()
 
-    def _write_merge(self, target: str, faces: list[str], name: str | None, others: list[str]) -> None:
+    def _write_merge(self, target: str, faces: list[str], name: str | None, others: list[str],
+                     read: FaceArrays | None = None) -> None:
         self.records.pin(target, faces, name=name)
         self.collection.set_person(faces, target)
         self.records.delete(others)
-        self.refresh(target)
+        self.refresh(target, read)  # the faces read before are all the target's now
 
     def _write_split(self, person_id: str, groups: list, rest: list[str], name: str | None) -> None:
         for new_id, group in groups:  # each record before its faces: no face names a person without a record
@@ -121,9 +127,10 @@ class Corrections:
     def _write_name(self, person_id: str, faces: list[str], name: str) -> None:
         self.records.pin(person_id, faces, name=name)
 
-    def refresh(self, person_id: str) -> None:
-        """A person's confidences, centroid and representative, from its faces as they are now."""
-        faces = self.collection.read_faces(where={"person_id": person_id})
+    def refresh(self, person_id: str, faces: FaceArrays | None = None) -> None:
+        """A person's confidences, centroid and representative, from its faces as they are now (read here, unless
+        the caller has them)."""
+        faces = faces if faces is not None else self.collection.read_faces(where={"person_id": person_id})
         if not len(faces):
             return
         scores = confidences(faces.vectors, np.zeros(len(faces), dtype=np.int64))
