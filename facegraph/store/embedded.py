@@ -38,9 +38,8 @@ def _mib(size: int) -> str:
 
 
 def default_store_path() -> Path:
-    """`$FACEGRAPH_STORE`, else `$XDG_DATA_HOME/facegraph/store`, else `~/.local/share/facegraph/store`."""
-    if os.environ.get("FACEGRAPH_STORE"):
-        return Path(os.environ["FACEGRAPH_STORE"])
+    """`$XDG_DATA_HOME/facegraph/store`, else `~/.local/share/facegraph/store` (`FACEGRAPH_STORE` is read by
+    `facegraph.settings.Settings`, at the edge, not here)."""
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "facegraph" / "store"
 
 
