@@ -31,7 +31,7 @@ def clean_name(name: str) -> str:
     except UnicodeEncodeError:
         raise InvalidRequestError(f"a name must be valid UTF-8 text, got {name.encode('utf-8', 'backslashreplace').decode()!r}") from None
     cleaned = "".join(c for c in name if unicodedata.category(c) != "Cc" and c not in BIDI_CONTROLS).strip()
-    if not any(unicodedata.category(c)[0] in "LNPSM" for c in cleaned):  # letters, digits, punctuation, symbols
+    if not any(unicodedata.category(c)[0] in "LNPSM" for c in cleaned):  # letters, marks, digits, punctuation, symbols
         raise InvalidRequestError(f"a name must have a visible character, got {name!r}")
     if len(cleaned) > MAX_NAME_LENGTH:
         raise InvalidRequestError(f"a name may be at most {MAX_NAME_LENGTH} characters long, got {len(cleaned)}")
