@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
+from dataclasses import dataclass
 
 from facegraph.centroids import same
 from facegraph.errors import InvalidRequestError, PersonNotFoundError
@@ -36,6 +37,15 @@ def clean_name(name: str) -> str:
     if len(cleaned) > MAX_NAME_LENGTH:
         raise InvalidRequestError(f"a name may be at most {MAX_NAME_LENGTH} characters long, got {len(cleaned)}")
     return cleaned
+
+
+@dataclass(frozen=True)
+class RecordsPlan:
+    """What `PersonRecords.prepare` found for `finish`: each person's best face (its representative) and the
+    records that existed before the run (those it may refresh or delete)."""
+
+    best: dict[str, str]  # person id -> face id
+    existing: dict[str, dict]  # person id -> record
 
 
 def new_record(person_id: str, representative: str | None, stamp: str | None = None) -> dict:
@@ -148,7 +158,7 @@ class PersonRecords:
             return True
         return False
 
-    def prepare(self, face_ids, person_of, confidence, settings: dict, scope: list[str] | None = None) -> dict:
+    def prepare(self, face_ids, person_of, confidence, settings: dict, scope: list[str] | None = None) -> RecordsPlan:
         """Before a recluster writes its faces: mark the run as started (with its settings, for `interrupted_run`)
         and create the records of its new persons, so that a face never names a person without a record, even if
         the process dies in the middle. Returns the plan that `finish` needs.
@@ -165,12 +175,12 @@ class PersonRecords:
         created = [new_record(person_id, face_ids[i], stamp) for person_id, i in sorted(best.items()) if person_id not in existing]
         self.journal.mark_run(settings, [r["person_id"] for r in created])
         self.store.upsert(PERSONS, [r["person_id"] for r in created], created)
-        return {"best": {person_id: face_ids[i] for person_id, i in best.items()}, "existing": existing}
+        return RecordsPlan({person_id: face_ids[i] for person_id, i in best.items()}, existing)
 
-    def finish(self, plan: dict, centroids: dict[str, dict]) -> None:
+    def finish(self, plan: RecordsPlan, centroids: dict[str, dict]) -> None:
         """After the faces are written: refresh representatives and the centroids of persons of two faces or more
         (`facegraph.centroids`), delete the records of persons left without faces, and clear the run's mark."""
-        best, existing, stamp = plan["best"], plan["existing"], now()
+        best, existing, stamp = plan.best, plan.existing, now()
         writes = [record | {"representative_face_id": best[person_id], "updated_at": stamp}
                   for person_id, record in sorted(existing.items())
                   if person_id in best and record.get("representative_face_id") != best[person_id]]
