@@ -35,20 +35,19 @@ def persons(context: AssetExecutionContext, config: ClusteringConfig, store: Fac
         context.log.info(f"{synced.removed_photos} photos gone from {photos.root()} removed with their "
                          f"{synced.removed_faces} faces; {synced.moved} moved ones followed")
     settings = config.settings()
-    graph.cluster_all(settings)
-    run = graph.last_run
+    run = graph.cluster_all(settings)
     shares = person_shares(graph)
     context.log.info(f"{shares['persons']} persons of {shares['faces']} faces ({config.method}, τ={config.threshold})")
     return MaterializeResult(metadata={
         **settings_metadata(settings),
-        "graph": run["graph"],
+        "graph": run.graph,
         "faces": shares["faces"],
-        "edges": run["edges"],
+        "edges": run.edges,
         "persons": shares["persons"],
-        "faces_rewritten": run["faces_rewritten"],
+        "faces_rewritten": run.faces_rewritten,
         "largest_person_share": share(shares["largest_person_share"]),
         "singleton_share": share(shares["singleton_share"]),
-        **seconds(run["seconds"]),
+        **seconds(run.seconds),
         "largest_persons": MetadataValue.json(graph.list_persons(limit=5)),
         "store": location(store.where),
         "photos_removed": synced.removed_photos,

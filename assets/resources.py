@@ -17,9 +17,9 @@ from evaluation import EXPERIMENT
 from facegraph.images import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SIDE
 from facegraph.models.weights import sample_photos_dir
 from facegraph.persons import FaceGraph
-from facegraph.store.open import open_store
 from facegraph.pipeline import FacePipeline
-from facegraph.store.embedded import default_store_path
+from facegraph.places import default_store_dir
+from facegraph.store.open import open_store
 
 STORE_POOL = "facegraph_store"  # the concurrency pool of every step that opens the collection
 LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store by default
@@ -40,12 +40,10 @@ class FaceModels(ConfigurableResource):
     _pipeline: FacePipeline = PrivateAttr()
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        detector_settings = {key: value for key, value in
-                             {"score_threshold": self.score_threshold, "min_face_size": self.min_face_size}.items()
-                             if value is not None}
         self._pipeline = FacePipeline.from_names(
             self.detector, self.embedder, model_dir=self.model_dir, cache_dir=self.cache_dir,
-            detector_settings=detector_settings, max_side=self.max_side, batch_size=self.batch_size,
+            score_threshold=self.score_threshold, min_face_size=self.min_face_size,
+            max_side=self.max_side, batch_size=self.batch_size,
         )
 
     @property
@@ -80,7 +78,7 @@ class FaceCollection(ConfigurableResource):
     @property
     def where(self) -> str:
         """Where the collection is, for run metadata (never the API key)."""
-        return self.url or str((Path(self.path) if self.path else default_store_path()).resolve())
+        return self.url or str((Path(self.path) if self.path else default_store_dir()).resolve())
 
 
 class PhotoFolder(ConfigurableResource):

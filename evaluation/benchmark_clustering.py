@@ -197,10 +197,10 @@ def cluster_in_child(store_path: str) -> dict:
             "        peaks[current[0]] = max(peaks.get(current[0], 0), rss); time.sleep(0.2)\n"
             "threading.Thread(target=sample, daemon=True).start()\n"
             f"graph = FaceGraph({store_path!r}, pipeline=lambda: None)\n"
-            "start = time.perf_counter(); persons = graph.cluster_all(phase=lambda step: current.__setitem__(0, step))\n"
+            "start = time.perf_counter(); report = graph.cluster_all(phase=lambda step: current.__setitem__(0, step))\n"
             "total = time.perf_counter() - start; time.sleep(0.3)\n"
             "graph.close()\n"
-            "print(json.dumps(graph.last_run | {'total': total, 'peak_rss_kib': "
+            "print(json.dumps(report.to_dict() | {'total': total, 'peak_rss_kib': "
             "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
             "'peak_rss_gib_by_phase': {k: round(v / 2**30, 2) for k, v in peaks.items()}}))\n")
     output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout

@@ -19,7 +19,7 @@ from PIL import Image, ImageFilter
 from tqdm import tqdm
 
 from evaluation.labeled import datasets_root, load_labeled_set
-from facegraph.settings import default_data_dir
+from facegraph.places import default_data_dir
 
 NAME = "lfw_degraded"
 FACE_WIDTH = (24, 64)  # pixels across the face after shrinking

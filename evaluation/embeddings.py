@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from evaluation.labeled import load_labeled_set, main_face, main_face_rule
 from facegraph.pipeline import FacePipeline, PhotoFaces
-from facegraph.settings import default_data_dir
+from facegraph.places import default_data_dir
 
 CACHE_VERSION = 2  # bumped when the cached fields change, so an old file is never misread
 

@@ -28,7 +28,7 @@ from evaluation.metrics import bcubed_scores, nmi_score, pairwise_scores, single
 from facegraph import clustering, neighbours
 from facegraph.cluster_settings import ClusterSettings
 from facegraph.constraints import Faces, photo_numbers
-from facegraph.settings import default_data_dir
+from facegraph.places import default_data_dir
 
 DEV_SETS = ("lfw", "lfw_degraded", "five_celebs", "deepface_celebs", "facescrub12")
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.801, 0.05))

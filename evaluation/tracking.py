@@ -21,7 +21,7 @@ from mlflow.data.meta_dataset import MetaDataset
 
 from evaluation import EXPERIMENT
 from evaluation.embeddings import LabeledEmbeddings
-from facegraph.settings import default_data_dir
+from facegraph.places import default_data_dir
 
 if TYPE_CHECKING:  # for the annotations only: `evaluation.sweep` calls into this module
     from evaluation.sweep import SweepResult

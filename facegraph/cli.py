@@ -139,11 +139,11 @@ def cluster_all(settings, as_json, **options):
 
     with settings.graph() as graph, tqdm(total=len(CLUSTER_PHASES), disable=None, file=sys.stderr,
                                          bar_format="{desc} ({n_fmt}/{total_fmt})") as bar:
-        persons = graph.cluster_all(ClusterSettings(**options), phase=lambda step: (bar.set_description(step), bar.update()))
+        report = graph.cluster_all(ClusterSettings(**options), phase=lambda step: (bar.set_description(step), bar.update()))
     if as_json:
-        echo_json(graph.last_run)
+        echo_json(report.to_dict())
     else:
-        click.echo(counted(persons, "person"))
+        click.echo(counted(report.persons, "person"))
 
 
 @cli.command("assign-person")

@@ -192,7 +192,8 @@ def cluster_infomap(graph: csr_matrix, faces: Faces, settings: ClusterSettings) 
     infomap.add_nodes(range(graph.shape[0]))
     infomap.add_links(zip(*_edge_list(graph)))
     labels = np.arange(graph.shape[0]) + graph.shape[0]  # faces without a link stay alone
-    for node, module in dict(infomap.run().modules()).items():
+    infomap.run()
+    for node, module in infomap.get_modules().items():  # not `run().modules()`: its SWIG iterator can crash beside faiss
         labels[node] = module
     return labels
 

@@ -19,7 +19,7 @@ from facegraph.person_merges import MergeSuggestion
 from facegraph.person_records import PersonRecords
 from facegraph.pipeline import FacePipeline, LazyPipeline
 from facegraph.queries import Queries, SearchResult
-from facegraph.recluster import Recluster
+from facegraph.recluster import ClusterReport, Recluster
 from facegraph.store.base import FaceStore
 from facegraph.store.open import open_store
 
@@ -72,8 +72,6 @@ class FaceGraph:
 
     settings = property(lambda self: self.reclustering.settings, doc="How faces are grouped.")
 
-    last_run = property(lambda self: self.reclustering.last_run, doc="What the last `cluster_all` did.")
-
     pipeline = property(lambda self: self.models.get(), doc="The face pipeline, its models loaded on first use.")
 
     def close(self) -> None:
@@ -101,8 +99,8 @@ class FaceGraph:
         """`Ingest.sync_folder`: the photos stored from a folder in step with it."""
         return self.ingest.sync_folder(folder, **options)
 
-    def cluster_all(self, settings: ClusterSettings | None = None, **options) -> int:
-        """`Recluster.cluster_all`: every face into persons; the number of persons."""
+    def cluster_all(self, settings: ClusterSettings | None = None, **options) -> ClusterReport:
+        """`Recluster.cluster_all`: every face into persons; what the run did."""
         return self.reclustering.cluster_all(settings, **options)
 
     def assign_persons(self, face_ids: list[str], settings: ClusterSettings | None = None, **changes) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
@@ -38,21 +39,41 @@ class PhaseClock:
         self._start = end
 
 
+@dataclass(frozen=True)
+class ClusterReport:
+    """What one `cluster_all` did: its settings (those that shape the result), the faces it read, how the neighbour
+    graph was found and its edges, the clusters and persons it made, the faces whose person it rewrote, and the
+    seconds each phase took."""
+
+    settings: dict
+    faces: int
+    graph: str
+    edges: int
+    clusters: int
+    faces_rewritten: int
+    persons: int
+    seconds: dict[str, float]
+
+    def to_dict(self) -> dict:
+        """One flat dict, the settings first (`cluster-all --json`)."""
+        report = asdict(self)
+        return report.pop("settings") | report
+
+
 class Recluster:
-    """The reclustering of one collection, with its settings; `last_run` holds what the last `cluster_all` did."""
+    """The reclustering of one collection, with its settings."""
 
     def __init__(self, collection: Collection, records: PersonRecords, settings: ClusterSettings):
         self.collection, self.records, self.settings = collection, records, settings
-        self.last_run: dict = {}
 
     def cluster_all(self, settings: ClusterSettings | None = None, *, phase: Callable[[str], None] | None = None,
-                    **changes) -> int:
-        """Group every face into persons; returns the number of persons.
+                    **changes) -> ClusterReport:
+        """Group every face into persons; returns what the run did (`ClusterReport`).
 
         `settings` (default: this graph's, with any `changes` such as `threshold=0.3`) say how: the neighbour
         graph keeps each face's `neighbours` nearest faces with cosine >= `threshold`, and `method` clusters it.
         Corrections are kept, two faces of one photo never share a person, person ids are carried over, and only
-        what changed is written. `last_run` then holds the settings, counts and the seconds each phase took.
+        what changed is written.
         """
         settings = (settings or self.settings).with_(**changes)
         phase = phase or (lambda step: None)
@@ -61,9 +82,8 @@ class Recluster:
         faces = self.collection.read_faces()
         clock.lap("read")
         person_of, details = self._recluster(faces, settings, clock, phase=phase)
-        self.last_run = settings.parameters() | {"faces": len(faces), **details, "persons": len(set(person_of)),
-                                                 "seconds": clock.laps}
-        return len(set(person_of))
+        return ClusterReport(settings.parameters(), len(faces), **details, persons=len(set(person_of)),
+                             seconds=clock.laps)
 
     def assign_persons(self, face_ids: list[str], settings: ClusterSettings | None = None, **changes) -> dict[str, str]:
         """Give a batch of new faces persons as `cluster_all` would: the faces are reclustered together with every

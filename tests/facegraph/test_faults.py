@@ -225,8 +225,7 @@ def test_a_recluster_killed_at_any_point_is_finished_on_the_next_open(copies, tm
         graph.cluster_all(threshold=0.9)  # persons fall apart: the default then rewrites most faces
     shutil.copytree(store, tmp_path / "clean")
     with open_graph(tmp_path / "clean") as clean:
-        clean.cluster_all()
-        assert clean.last_run["faces_rewritten"] > 5 * 2
+        assert clean.cluster_all().faces_rewritten > 5 * 2
         expected = consistent(clean)
         vectors = {p.payload["face_id"]: p.vector for p in clean.store.scroll(FACES, with_vectors=True)}
         names = {p["person_id"]: p["name"] for p in clean.list_persons(limit=1000)}

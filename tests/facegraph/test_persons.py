@@ -106,7 +106,7 @@ def test_indexing_twice_changes_no_point(graph, labeled):
 
 
 def test_cluster_all_groups_main_faces_by_identity(graph, labeled):
-    persons = graph.cluster_all(method="components", threshold=TAU)  # the seed's method
+    persons = graph.cluster_all(method="components", threshold=TAU).persons  # the seed's method
     person_of = assignments(graph)
     identity = {face: who for face, who in labeled[2].items() if face in person_of}
     precision, recall, f1 = bcubed_scores(list(identity.values()), [person_of[face] for face in identity])
@@ -168,8 +168,9 @@ def test_every_cluster_gets_its_own_person_id_after_a_recluster_at_other_setting
     with FaceGraph(tmp_path / "store", pipeline=default_pipeline) as graph:
         graph.index(photos)
         for changes in ({}, {"method": "components", "threshold": 0.1}, {}, {}):
-            persons = graph.cluster_all(**changes)
-            assert persons == graph.last_run["clusters"], changes
+            report = graph.cluster_all(**changes)
+            persons = report.persons
+            assert persons == report.clusters, changes
             assert len(graph.list_persons(limit=1000)) == persons
 
 
@@ -447,8 +448,7 @@ def test_the_chosen_default_is_what_facegraph_and_dagster_use(graph):
     chosen = ClusterSettings(**record["settings"])
     assert graph.settings == ClusterSettings() == chosen
     assert ClusteringConfig().settings() == chosen
-    graph.cluster_all()
-    assert {k: graph.last_run[k] for k in chosen.parameters()} == chosen.parameters()
+    assert graph.cluster_all().settings == chosen.parameters()
 
 
 def test_the_neighbour_graph_comes_from_the_server_where_the_store_is_one(graph):
@@ -457,12 +457,12 @@ def test_the_neighbour_graph_comes_from_the_server_where_the_store_is_one(graph)
     faces = graph.collection.read_faces()
     exact = neighbour_graph(faces.vectors, threshold=0.2, k=10, approximate=False)
     found = graph.store.nearest_faces(faces.face_ids, limit=10, threshold=0.2)
-    graph.cluster_all()
+    report = graph.cluster_all()
     if isinstance(graph.store, EmbeddedStore):
-        assert found is None and graph.last_run["graph"] == "exact"  # computed here, from the vectors read
+        assert found is None and report.graph == "exact"  # computed here, from the vectors read
         return
     searched = knn_graph(*found, threshold=0.2)  # Qdrant's own searches, by point id
-    assert graph.last_run["graph"] == "store searches"
+    assert report.graph == "store searches"
     assert sorted(zip(*searched.nonzero())) == sorted(zip(*exact.nonzero()))
     np.testing.assert_allclose(searched.toarray(), exact.toarray(), atol=1e-5)
 
@@ -475,11 +475,9 @@ def test_faces_are_read_as_arrays_and_only_changed_faces_are_written(graph):
         np.testing.assert_array_equal(faces.vectors[n], points[face_id].vector)
         assert faces.quality[n] == pytest.approx(points[face_id].payload["quality_score"])
         assert faces.image_ids[n] == points[face_id].payload["image_id"] and faces.person_ids[n] is None
-    graph.cluster_all()
-    assert graph.last_run["faces_rewritten"] == len(faces)
+    assert graph.cluster_all().faces_rewritten == len(faces)
     before = snapshot(graph)
-    graph.cluster_all()
-    assert graph.last_run["faces_rewritten"] == 0 and snapshot(graph) == before
+    assert graph.cluster_all().faces_rewritten == 0 and snapshot(graph) == before
     assert graph.collection.read_faces(clustered_only=True).face_ids == graph.collection.read_faces().face_ids
 
 

@@ -50,15 +50,16 @@ def persons_of(graph) -> dict[str, str | None]:
     return {p.payload["face_id"]: p.payload["person_id"] for p in graph.store.scroll(FACES)}
 
 
-def run_step(graph, step, imports, pinned: dict) -> None:
-    """Do one step; `pinned` (face id -> person id) is what the corrections so far say."""
+def run_step(graph, step, imports, pinned: dict):
+    """Do one step; `pinned` (face id -> person id) is what the corrections so far say. Returns a recluster's
+    report."""
     person_ids = sorted(p["person_id"] for p in graph.list_persons(limit=1000))
     faces = sorted(persons_of(graph))
     kind = step[0]
     if kind == "index":
         graph.add_photos(imports[step[1]], assign=step[2])
     elif kind == "cluster_all":
-        graph.cluster_all(threshold=step[1])
+        return graph.cluster_all(threshold=step[1])
     elif kind == "assign_person" and faces:
         graph.assign_person(faces[step[1] % len(faces)])
     elif kind == "merge" and len(person_ids) >= 2:
@@ -95,10 +96,10 @@ def test_every_face_has_one_person_or_none_and_every_correction_holds(imports, s
     pinned: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as folder, FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
         for n, step in enumerate(steps):
-            run_step(graph, step, imports, pinned)
+            report = run_step(graph, step, imports, pinned)
             where = f"after step {n} {step} of {steps}"
             if step[0] == "cluster_all":  # every cluster has its own person id
-                assert graph.last_run["persons"] == graph.last_run["clusters"], where
+                assert report.persons == report.clusters, where
             person_of = persons_of(graph)
             records = {p.payload["person_id"]: p.payload for p in graph.store.scroll(PERSONS)}
             assert {p for p in person_of.values() if p} <= set(records), where  # every face's person has a record
