@@ -13,10 +13,10 @@ import click
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from facegraph.cli_answers import COMMANDS as ANSWER_COMMANDS
 from facegraph.cli_options import (
-    cluster_options, counted, echo_items, echo_json, json_option, model_options, with_models,
+    cluster_options, counted, echo_items, echo_json, given, json_option, model_options, with_models,
 )
-from facegraph.cluster_settings import ClusterSettings
 from facegraph.collection import display_path, photo_path
 from facegraph.errors import FacegraphError
 from facegraph.images import expand_paths
@@ -139,7 +139,7 @@ def cluster_all(settings, as_json, **options):
 
     with settings.graph() as graph, tqdm(total=len(CLUSTER_PHASES), disable=None, file=sys.stderr,
                                          bar_format="{desc} ({n_fmt}/{total_fmt})") as bar:
-        report = graph.cluster_all(ClusterSettings(**options), phase=lambda step: (bar.set_description(step), bar.update()))
+        report = graph.cluster_all(phase=lambda step: (bar.set_description(step), bar.update()), **given(options))
     if as_json:
         echo_json(report.to_dict())
     else:
@@ -153,7 +153,7 @@ def cluster_all(settings, as_json, **options):
 def assign_person(settings, face_id, **options):
     """Give FACE_ID a person (its nearest faces' person, or a new one) and print the person id."""
     with settings.graph() as graph:
-        click.echo(graph.assign_person(face_id, ClusterSettings(**options)))
+        click.echo(graph.assign_person(face_id, **given(options)))
 
 
 @cli.command("suggest-merges")
@@ -290,6 +290,10 @@ def serve(settings, host, port):
 
     with settings.graph() as graph:
         run(graph, host=host, port=port, ready=lambda url: click.echo(f"reviewing persons at {url} (Ctrl+C to stop)"))
+
+
+for command in ANSWER_COMMANDS:
+    cli.add_command(command)
 
 
 def main():

@@ -42,6 +42,14 @@ def cluster_options(command):
     return command
 
 
+def given(options: dict) -> dict:
+    """The cluster options the user gave (on the command line or as FACEGRAPH_* variables), without those left at
+    their defaults: the rest are the collection's own (a collection re-tuned by its answers keeps its bars)."""
+    context = click.get_current_context()
+    return {name: value for name, value in options.items()
+            if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+
+
 def model_options(command):
     """--detector, --embedder and --model-dir, for the commands that run the models."""
     for option in reversed([

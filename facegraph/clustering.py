@@ -90,20 +90,26 @@ def cluster_average(graph: csr_matrix, faces: Faces, settings: ClusterSettings) 
     clustered exactly on its own faces' similarities (scipy); a larger one (a person of thousands of faces, or a
     chain of look-alikes) is linked over the graph's edges (`sparse_linkage`), which needs no matrix: the same
     averages, though only groups the graph links are compared. So a large person is linked as a small one is, not
-    cut apart. Faces pinned to one person start as one group; two faces of one photo count as unalike as faces
-    can be.
+    cut apart. Faces pinned to one person start as one group; two faces of one photo, or kept apart by an answer,
+    count as unalike as faces can be.
     """
     threshold, pinned, photos = settings.threshold, faces.pins, faces.photo_numbers
+    apart, local = faces.apart_pairs, np.full(len(faces), -1)
     level, shifts = quality_levels(faces, settings)
     labels = np.empty(len(faces), dtype=np.int64)
     next_label = 0
     connected = graph if settings.connect_bar == threshold else at_threshold(graph, settings.connect_bar)
     for members in _components(connected):
+        local[members] = np.arange(len(members))
+        inside = apart[(local[apart[:, 0]] >= 0) & (local[apart[:, 1]] >= 0)]
+        kept_apart = local[inside]  # the answers' pairs within this part, numbered as its faces
+        local[members] = -1
         if len(members) == 1:
             groups = np.zeros(1, dtype=np.int64)
         elif len(members) > MAX_LINKAGE_FACES:
             groups = average_linkage(graph[members][:, members], faces.vectors[members], threshold,
-                                     pins=pinned[members], photos=photos[members], level=level[members], shifts=shifts)
+                                     pins=pinned[members], photos=photos[members], level=level[members], shifts=shifts,
+                                     apart=kept_apart)
         else:
             vectors, shift = faces.vectors[members], 0.0
             if faces.quality is not None:
@@ -111,6 +117,7 @@ def cluster_average(graph: csr_matrix, faces: Faces, settings: ClusterSettings) 
             distances = np.clip(1.0 - vectors @ vectors.T - shift, 0.0, 2.0).astype(np.float64)
             owners = pinned[members]
             distances[photos[members][:, None] == photos[members][None, :]] = 2.0
+            distances[kept_apart[:, 0], kept_apart[:, 1]] = distances[kept_apart[:, 1], kept_apart[:, 0]] = 2.0
             distances[(owners[:, None] == owners[None, :]) & (owners[:, None] >= 0)] = 0.0
             np.fill_diagonal(distances, 0.0)
             groups = fcluster(linkage(distances[np.triu_indices(len(members), 1)], method="average"),

@@ -203,7 +203,11 @@ class Collection:
 
     def persons_of_faces(self, face_ids: list[str]) -> set[str | None]:
         """The persons these faces belong to."""
-        return {p.payload.get("person_id") for start in range(0, len(face_ids), PAGE)
+        return set(self.person_of_each(face_ids).values())
+
+    def person_of_each(self, face_ids: list[str]) -> dict[str, str | None]:
+        """face id -> its person (None: not clustered yet), for the faces that exist among `face_ids`."""
+        return {p.payload["face_id"]: p.payload.get("person_id") for start in range(0, len(face_ids), PAGE)
                 for p in self.store.retrieve(FACES, face_ids[start : start + PAGE])}
 
     def persons_of_photo(self, image_id: str, *, except_face: str) -> set[str | None]:

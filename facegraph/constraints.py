@@ -4,6 +4,7 @@
 - Faces pinned to different persons never do.
 - Two faces of one photo are two people, unless a correction pinned both to one person (a reflection, a photo of
   a photo).
+- Two faces a person said are not one person (an answer "no", `facegraph.answers`) are two people, likewise.
 
 `enforce` repairs any clustering to respect them: it moves pinned faces to their person's cluster, then splits
 every cluster holding a conflict by a union-find over its edges, strongest first, that refuses each union a
@@ -26,6 +27,7 @@ class Faces:
     photos: np.ndarray | None = None  # (n,) photo number of each face, or None when photos are not known
     pinned: np.ndarray | None = None  # (n,) number of the person a correction pinned the face to, or -1
     quality: np.ndarray | None = None  # (n,) quality_score of each face, for quality-aware linking
+    apart: np.ndarray | None = None  # (m, 2) pairs of faces that an answer keeps in different persons
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -38,6 +40,21 @@ class Faces:
     def photo_numbers(self) -> np.ndarray:
         """Each face's photo number; without photos, every face its own photo (no same-photo constraint)."""
         return np.arange(len(self)) if self.photos is None else np.asarray(self.photos)
+
+    @property
+    def apart_pairs(self) -> np.ndarray:
+        return np.empty((0, 2), np.int64) if self.apart is None else np.asarray(self.apart, np.int64).reshape(-1, 2)
+
+    def cannot_link(self) -> list[set[int]]:
+        """Each face's tags, two faces sharing one never in one person: its photo, and one tag per pair it is kept
+        apart in (numbered after the photos)."""
+        photos = self.photo_numbers
+        tags = [{int(p)} for p in photos]
+        first = int(photos.max()) + 1 if len(photos) else 0
+        for n, (a, b) in enumerate(self.apart_pairs.tolist()):
+            tags[a].add(first + n)
+            tags[b].add(first + n)
+        return tags
 
 
 def photo_numbers(image_ids) -> np.ndarray:
@@ -58,7 +75,8 @@ def pin_edges(pinned: np.ndarray) -> csr_matrix:
 def enforce(labels: np.ndarray, graph: csr_matrix, faces: Faces) -> np.ndarray:
     """`labels` changed as little as the constraints need; returns new labels (not renumbered)."""
     labels = np.array(labels, dtype=np.int64)
-    pinned, photos = faces.pins, faces.photo_numbers
+    pinned, photos, apart = faces.pins, faces.photo_numbers, faces.apart_pairs
+    tags = faces.cannot_link()
     # each pinned person's faces go to the cluster that holds most of them
     for person in np.unique(pinned[pinned >= 0]):
         members = np.flatnonzero(pinned == person)
@@ -66,9 +84,11 @@ def enforce(labels: np.ndarray, graph: csr_matrix, faces: Faces) -> np.ndarray:
         labels[members] = values[np.argmax(counts)]
     undirected = graph.maximum(graph.T).tocsr()
     next_label = labels.max() + 1 if len(labels) else 0
-    for cluster in conflicting_clusters(labels, pinned, photos):
+    bad = set(conflicting_clusters(labels, pinned, photos).tolist())
+    bad |= set(labels[apart[:, 0]][labels[apart[:, 0]] == labels[apart[:, 1]]].tolist())
+    for cluster in sorted(bad):
         members = np.flatnonzero(labels == cluster)
-        parts = constrained_union(undirected[members][:, members], pinned[members], photos[members])
+        parts = constrained_union(undirected[members][:, members], pinned[members], [tags[m] for m in members])
         labels[members] = next_label + parts
         next_label += parts.max() + 1
     return labels
@@ -88,14 +108,15 @@ def conflicting_clusters(labels: np.ndarray, pinned: np.ndarray, photos: np.ndar
     return np.array(sorted(bad), dtype=np.int64)
 
 
-def constrained_union(graph: csr_matrix, pinned: np.ndarray, photos: np.ndarray) -> np.ndarray:
+def constrained_union(graph: csr_matrix, pinned: np.ndarray, tags: list[set[int]]) -> np.ndarray:
     """Parts of one cluster: union-find over its edges, strongest first, then over a weak chain through all its
     faces (a cluster need not be connected by edges), refusing any union of two differently pinned groups or of
-    two groups with a photo in common. Faces pinned to one person start as one group. Returns 0-based part labels."""
+    two groups with a cannot-link tag in common (`Faces.cannot_link`: a photo, an answer). Faces pinned to one
+    person start as one group. Returns 0-based part labels."""
     n = graph.shape[0]
     parent = np.arange(n)
     owner = pinned.copy()
-    photo_sets = [{int(p)} for p in photos]
+    photo_sets = [set(t) for t in tags]
 
     def find(node: int) -> int:
         while parent[node] != node:

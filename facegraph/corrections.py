@@ -28,6 +28,12 @@ class Corrections:
 
     def merge_persons(self, person_ids: list[str], target_person_id: str | None = None) -> str:
         """Make one person of several; returns the id kept (`target_person_id`, else the largest person's)."""
+        plan, read = self.plan_merge(person_ids, target_person_id)
+        self._correct("merge", plan, read=read)
+        return plan["target"]
+
+    def plan_merge(self, person_ids: list[str], target_person_id: str | None = None) -> tuple[dict, FaceArrays]:
+        """The plan of a merge (every read done), and the faces it read."""
         person_ids = list(dict.fromkeys(person_ids))
         if len(person_ids) < 2:
             raise InvalidRequestError(f"merging needs at least two different persons, got {person_ids}")
@@ -41,9 +47,8 @@ class Corrections:
         elif target_person_id not in person_ids:
             raise InvalidRequestError(f"target {target_person_id} is not among the persons merged {person_ids}")
         name = records[target_person_id].get("name") or next((r["name"] for r in records.values() if r.get("name")), None)
-        self._correct("merge", dict(target=target_person_id, faces=sorted(read.face_ids), name=name,
-                                    others=[p for p in person_ids if p != target_person_id]), read=read)
-        return target_person_id
+        return dict(target=target_person_id, faces=sorted(read.face_ids), name=name,
+                    others=[p for p in person_ids if p != target_person_id]), read
 
     def split_person(self, person_id: str, face_groups: list[list[str]]) -> list[str]:
         """Split faces off a person: each group becomes a person, returned in order. If the groups cover every
@@ -82,6 +87,16 @@ class Corrections:
         self._correct("name", dict(person_id=person_id, faces=self.collection.face_ids_of(person_id), name=name))
         return name
 
+    def record_answer(self, record: dict, then: tuple[str, dict] | None = None, read: FaceArrays | None = None) -> None:
+        """Keep an answer (`facegraph.answers`) and write what it does (`then`: a correction's verb and plan, or
+        "detach": a face out of its person), as one journaled plan."""
+        self._correct("answer", dict(record=record, then=list(then) if then else None), read=read)
+
+    def undo_answer(self, record: dict, now_persons: list[str]) -> None:
+        """Put the persons an answer touched back as they were before it (`record["before"]`) and forget it;
+        `now_persons` are the persons its faces are in now (any left empty is deleted)."""
+        self._correct("undo", dict(record=record, now_persons=now_persons))
+
     def _correct(self, verb: str, plan: dict, read: FaceArrays | None = None) -> None:
         """Write a correction as a journaled plan: the plan is kept first, then written (`finish`), so a process
         that dies in between leaves the plan, which the next opening writes again (every write of a plan can be
@@ -92,11 +107,37 @@ class Corrections:
     def finish(self, verb: str, plan: dict, read: FaceArrays | None = None) -> None:
         """Write a correction's plan (kept by `_correct`, or left by a process that died writing it), then clear
         its mark."""
+        self._write(verb, plan, read)
+        self.records.journal.clear_correction()
+
+    def _write(self, verb: str, plan: dict, read: FaceArrays | None = None) -> None:
         if verb == "merge":
             self._write_merge(**plan, read=read)
         else:
-            {"split": self._write_split, "reassign": self._write_reassign, "name": self._write_name}[verb](**plan)
-        self.records.journal.clear_correction()
+            {"split": self._write_split, "reassign": self._write_reassign, "name": self._write_name,
+             "answer": self._write_answer, "undo": self._write_undo, "detach": self._write_detach}[verb](**plan)
+
+    def _write_answer(self, record: dict, then: list | None) -> None:
+        self.records.put([record])
+        if then:
+            self._write(*then)
+
+    def _write_detach(self, face_id: str, person_id: str, new_id: str) -> None:
+        """A face out of its person, to a person of its own (which a placement may then join to another)."""
+        self.records.touch(new_id, representative=face_id)
+        self.collection.set_person([face_id], new_id, 0.0)
+        if not self.records.drop_if_empty(person_id):
+            self.refresh(person_id)
+
+    def _write_undo(self, record: dict, now_persons: list[str]) -> None:
+        before = record["before"]
+        self.records.put([before["records"][p] for p in sorted(before["records"])])
+        for person_id in sorted(set(before["faces"].values())):
+            self.collection.set_person(sorted(f for f, p in before["faces"].items() if p == person_id), person_id)
+        for person_id in sorted(set(now_persons) | set(before["records"])):
+            if not self.records.drop_if_empty(person_id):
+                self.refresh(person_id)
+        self.records.delete([record["person_id"]])
 
     def _write_merge(self, target: str, faces: list[str], name: str | None, others: list[str],
                      read: FaceArrays | None = None) -> None:

@@ -64,6 +64,10 @@ class InvalidRequestError(FacegraphError, ValueError):
     """A request contradicts itself or the collection (for example overlapping split groups)."""
 
 
+class StaleQuestionError(InvalidRequestError):
+    """A question answered after its persons changed (another answer, a correction or a recluster came first)."""
+
+
 def check_at_least(value: int, minimum: int, name: str) -> int:
     """`value` if it is a whole number of at least `minimum`; else the `InvalidRequestError` that says so."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:

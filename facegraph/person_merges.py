@@ -51,7 +51,7 @@ def nearest_persons(means: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return index, similarity
 
 
-class _Members:
+class Members:
     """The faces of each label, and whether two labels may join."""
 
     def __init__(self, labels: np.ndarray, faces: Faces):
@@ -59,10 +59,14 @@ class _Members:
         bounds = np.searchsorted(labels[order], np.arange(labels.max() + 2))
         self.of = [order[bounds[i]:bounds[i + 1]] for i in range(labels.max() + 1)]
         self.pins, self.photos = faces.pins, faces.photo_numbers
+        ends = labels[faces.apart_pairs]
+        self.apart = {(int(min(x, y)), int(max(x, y))) for x, y in ends.tolist()}  # persons an answer keeps apart
 
     def may_join(self, a: int, b: int) -> bool:
         pins_a, pins_b = set(self.pins[self.of[a]]) - {-1}, set(self.pins[self.of[b]]) - {-1}
         if pins_a and pins_b and pins_a != pins_b:
+            return False
+        if (min(a, b), max(a, b)) in self.apart:
             return False
         return set(self.photos[self.of[a]].tolist()).isdisjoint(self.photos[self.of[b]].tolist())
 
@@ -79,7 +83,7 @@ def merge_nearest_persons(labels: np.ndarray, faces: Faces, threshold: float, *,
         nearest, similarity = index[:, 0], similarity[:, 0]
         persons = np.arange(len(means))
         pairs = persons[(nearest[nearest] == persons) & (persons < nearest) & (similarity >= threshold)]
-        members = _Members(labels, faces)
+        members = Members(labels, faces)
         joined = [(a, nearest[a]) for a in pairs if members.may_join(a, nearest[a])]
         if not joined:
             break
@@ -103,7 +107,7 @@ def suggest_merges(labels: np.ndarray, faces: Faces, person_ids: list[str], *, l
     means, counts = directions(labels, faces.vectors)
     index, similarity = nearest_persons(means, candidates)
     order = np.argsort(-similarity, axis=None, kind="stable")
-    members = _Members(labels, faces)
+    members = Members(labels, faces)
     seen, found = set(), []
     for flat in order:
         person, rank = divmod(int(flat), index.shape[1])

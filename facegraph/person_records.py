@@ -17,6 +17,8 @@ from facegraph.store.base import FACES, PERSONS, FaceStore
 
 CLUSTERED, CORRECTED = "clustered", "corrected"  # a record's `kind`: made by clustering, or touched by a person
 REMOVED = "removed_photo"  # the kind of a record that keeps a removed photo's corrections (key: REMOVED:image_id)
+ANSWER = "answer"  # the kind of a record that keeps an answer to a question (key: ANSWER:order, `facegraph.answers`)
+TUNED = "tuned_settings"  # the key and kind of the record of the settings answers re-tuned (`Answers.retune`)
 MAX_NAME_LENGTH = 200  # characters: a name, not a note
 # Direction overrides and isolates (U+202A-U+202E, U+2066-U+2069) make a name show other than it was typed
 BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
@@ -82,6 +84,10 @@ class PersonRecords:
     def delete(self, person_ids: list[str]) -> None:
         self.store.delete(PERSONS, person_ids)
 
+    def put(self, records: list[dict]) -> None:
+        """Write whole records (each keyed by its `person_id`), as they are."""
+        self.store.upsert(PERSONS, [r["person_id"] for r in records], records)
+
     def set_representative(self, person_id: str, face_id: str) -> None:
         self.store.set_payload(PERSONS, [person_id], {"representative_face_id": face_id, "updated_at": now()})
 
@@ -140,6 +146,27 @@ class PersonRecords:
         return {frozenset((record.payload["person_id"], other))
                 for record in self.store.scroll(PERSONS, where={"kind": CORRECTED})
                 for other in record.payload.get("kept_apart_from", [])}
+
+    def answers(self) -> list[dict]:
+        """Every answer kept, oldest first."""
+        return sorted((r.payload for r in self.store.scroll(PERSONS, where={"kind": ANSWER})), key=lambda r: r["order"])
+
+    def kept_apart_faces(self, answers: list[dict] | None = None) -> list[tuple[str, str]]:
+        """The pairs of faces that answers "no" keep in different persons: each face shown on one side with each
+        shown on the other."""
+        return [(a, b) for answer in (self.answers() if answers is None else answers) if answer["reply"] == "no"
+                for a in answer["shown"][0] for b in answer["shown"][1]]
+
+    def tuned_settings(self) -> dict | None:
+        """The settings a re-tune fitted to this collection's answers, if any."""
+        found = self.store.retrieve(PERSONS, [TUNED])
+        return found[0].payload["settings"] if found else None
+
+    def keep_tuned_settings(self, settings: dict | None, note: str = "") -> None:
+        if settings is None:
+            self.delete([TUNED])
+        else:
+            self.put([{"person_id": TUNED, "kind": TUNED, "settings": settings, "note": note, "tuned_at": now()}])
 
     def touch(self, person_id: str, *, representative: str | None = None, changes: dict | None = None) -> None:
         """Note that a person's faces changed (creating its record if it has none), with `changes` to its record."""

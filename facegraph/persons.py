@@ -1,8 +1,9 @@
 """`FaceGraph`: the faces of a photo collection in Qdrant, grouped into persons that people can correct.
 
 A facade over one store: each verb lives in the module named by what it does, `ingest` (index, add, remove, sync),
-`recluster` (cluster_all, assign_persons, assign_person), `corrections` (merge, split, move, name) and `queries`
-(persons, suggestions, search by photo); `collection` and `person_records` own the points.
+`recluster` (cluster_all, assign_persons, assign_person), `corrections` (merge, split, move, name), `answers`
+(questions, answers, undo) and `queries` (persons, suggestions, search by photo); `collection` and
+`person_records` own the points.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import os
 from typing import Callable
 
+from facegraph.answers import Answers, Retune
 from facegraph.cluster_settings import ClusterSettings
 from facegraph.collection import Collection
 from facegraph.corrections import Corrections
@@ -19,6 +21,7 @@ from facegraph.person_merges import MergeSuggestion
 from facegraph.person_records import PersonRecords
 from facegraph.pipeline import FacePipeline, LazyPipeline
 from facegraph.queries import Queries, SearchResult
+from facegraph.questions import Question
 from facegraph.recluster import ClusterReport, Recluster
 from facegraph.store.base import FaceStore
 from facegraph.store.open import open_store
@@ -43,22 +46,22 @@ class FaceGraph:
         self.records = PersonRecords(self.store)  # the person points
         self.journal = self.records.journal  # the marks of unfinished work
         self.models = LazyPipeline(pipeline)
-        settings = settings or ClusterSettings()  # how cluster_all and the assign methods group faces
+        tuned = self.records.tuned_settings()  # a collection re-tuned by its answers keeps its own bars
+        settings = settings or (ClusterSettings(**tuned) if tuned else ClusterSettings())  # how faces are grouped
         self.corrections = Corrections(self.collection, self.records, settings.quality_range)
         self.reclustering = Recluster(self.collection, self.records, settings)
         self.ingest = Ingest(self.collection, self.records, self.models, self.reclustering, self.corrections)
         self.queries = Queries(self.collection, self.records, self.models, self.reclustering)
+        self.answers = Answers(self.collection, self.records, self.corrections, self.reclustering)
         if self.store.exclusive:
             self.finish_interrupted_work()
         elif self.journal.unfinished_work():
-            log.warning("a recluster, a correction or a removal of photos is under way on this server, or was cut "
-                        "short: call finish_interrupted_work() once no other client is writing")
+            log.warning("work is under way on this server, or was cut short: call finish_interrupted_work() once no "
+                        "other client is writing")
 
     def finish_interrupted_work(self) -> None:
-        """Finish what a process that died left half-done (`journal`): a correction (its plan written again), a
-        removal of photos, then a recluster, run again to the end so that every person is as one whole run made it.
-        Opening a store that one process opens at a time does this by itself; on a Qdrant server, where another
-        client may be in the middle of the same work, call it yourself."""
+        """Finish what a dead process left half-done (`journal`): a correction or answer, a removal of photos, then a
+        recluster, each to the end. Opening an embedded store does this; on a Qdrant server, call it yourself."""
         if (correction := self.journal.interrupted_correction()) is not None:
             log.warning("finishing a %s that was interrupted", correction[0])
             self.corrections.finish(*correction)
@@ -71,7 +74,6 @@ class FaceGraph:
             self.cluster_all(settings)
 
     settings = property(lambda self: self.reclustering.settings, doc="How faces are grouped.")
-
     pipeline = property(lambda self: self.models.get(), doc="The face pipeline, its models loaded on first use.")
 
     def close(self) -> None:
@@ -81,7 +83,7 @@ class FaceGraph:
         return self
 
     def __exit__(self, *exc):
-        self.store.close()
+        self.close()
 
     def index(self, paths, **options) -> IndexReport:
         """`Ingest.index`: detect, embed and store the faces of photos and folders."""
@@ -126,6 +128,22 @@ class FaceGraph:
     def name_person(self, person_id: str, name: str) -> str:
         """`Corrections.name_person`: a name, which also confirms the person's faces."""
         return self.corrections.name_person(person_id, name)
+
+    def questions(self, limit: int = 10) -> list[Question]:
+        """`Answers.questions`: the open questions whose answers are expected to move the most faces."""
+        return self.answers.questions(limit)
+
+    def answer(self, question: Question, reply: str) -> dict:
+        """`Answers.answer`: "yes", "no" or "skip" to a question, kept for good."""
+        return self.answers.answer(question, reply)
+
+    def retune(self) -> Retune:
+        """`Answers.retune`: the collection's bars fitted to its answers, reclustered if they agree with more."""
+        return self.answers.retune()
+
+    def undo_answer(self) -> dict | None:
+        """`Answers.undo`: the last answer undone."""
+        return self.answers.undo()
 
     def get_person(self, person_id: str) -> dict:
         """`Queries.get_person`: a person's record, face count and face ids."""

@@ -159,12 +159,14 @@ class Recluster:
         if person_id is None:
             hits = self.collection.search(vector[None], limit=settings.neighbours + 1,
                                           threshold=settings.lowest_threshold)[0]
-            same_photo = self.collection.persons_of_photo(face.payload["image_id"], except_face=face_id)
+            kept_from = self.collection.persons_of_photo(face.payload["image_id"], except_face=face_id)
+            apart = {b if a == face_id else a for a, b in self.records.kept_apart_faces() if face_id in (a, b)}
+            kept_from |= self.collection.persons_of_faces(sorted(apart)) if apart else set()  # an answer's "no"
             for hit in hits:
                 person = hit.payload.get("person_id")
                 shift = settings.similarity_shift(quality, hit.payload["quality_score"])
                 linked = hit.score + shift >= settings.connect_bar
-                if person and linked and person not in same_photo and hit.payload["face_id"] != face_id:
+                if person and linked and person not in kept_from and hit.payload["face_id"] != face_id:
                     votes[person] += hit.score
         stored = self._centroids(sorted(set(votes) | {person_id, previous} - {None}), settings)
         others = {}  # person -> (centroid of its faces other than this one, whether it covers all of them)
@@ -214,13 +216,17 @@ class Recluster:
             return None, True
         return centroids.of_faces(vectors, qualities, settings.quality_range), len(vectors) < MEMBER_SAMPLE
 
-    def clustering_input(self, faces: FaceArrays) -> tuple[Faces, list[str]]:
-        """What clustering knows of `faces`, and the persons numbered in `Faces.pins`."""
+    def clustering_input(self, faces: FaceArrays, answers: list[dict] | None = None) -> tuple[Faces, list[str]]:
+        """What clustering knows of `faces` (their pins, photos and the pairs answers keep apart; `answers` if
+        read already), and the persons numbered in `Faces.pins`."""
         pins = self.records.pins()
         pinned_persons = sorted(set(pins.values()))
         number = {person_id: n for n, person_id in enumerate(pinned_persons)}
         pinned = np.array([number.get(pins.get(face_id), -1) for face_id in faces.face_ids], dtype=np.int64)
-        return Faces(faces.vectors, photo_numbers(faces.image_ids), pinned, faces.quality), pinned_persons
+        row = {face_id: n for n, face_id in enumerate(faces.face_ids)}
+        apart = np.array([(row[a], row[b]) for a, b in self.records.kept_apart_faces(answers) if a in row and b in row],
+                         dtype=np.int64).reshape(-1, 2)
+        return Faces(faces.vectors, photo_numbers(faces.image_ids), pinned, faces.quality, apart), pinned_persons
 
     def _neighbour_graph(self, faces: FaceArrays, settings: ClusterSettings, *, whole_collection: bool = True) -> tuple:
         """The neighbour graph and how it was found: for the whole collection, by the store where it can (a Qdrant

@@ -72,10 +72,11 @@ class _Groups:
 
 
 def average_linkage(graph: csr_matrix, vectors: np.ndarray, threshold: float, *, pins: np.ndarray,
-                    photos: np.ndarray, level: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+                    photos: np.ndarray, level: np.ndarray, shifts: np.ndarray,
+                    apart: np.ndarray | None = None) -> np.ndarray:
     """A group label per face. `level[i]` is face i's quality level and `shifts[k]` what a pair whose poorer face
     is at level k adds to its cosine; faces with one pin start as one group, and two groups holding different
-    pins or a face each of one photo never join."""
+    pins, a face each of one photo, or a face each of a pair in `apart` (m, 2) never join."""
     n = len(vectors)
     group = np.arange(n)
     pinned = np.flatnonzero(pins >= 0)
@@ -86,6 +87,8 @@ def average_linkage(graph: csr_matrix, vectors: np.ndarray, threshold: float, *,
     pin = np.full(n, -1)
     pin[group[pinned]] = pins[pinned]
     photo_pairs = _same_photo_pairs(photos)
+    if apart is not None and len(apart):
+        photo_pairs = np.concatenate([photo_pairs, np.asarray(apart, np.int64).reshape(-1, 2)])
 
     edges = triu(graph.maximum(graph.T), k=1).tocoo()
     a, b, similarity = _group_edges(group[edges.row], group[edges.col], n)

@@ -177,3 +177,17 @@ def test_every_cluster_setting_is_an_option_a_variable_and_dagster_config_from_o
     run = json.loads(runner.invoke(cli, ["--store", str(tmp_path / "store"), "cluster-all", "--json",
                                          "--connect-threshold", "none"]).stdout)
     assert run["threshold"] == 0.31 and run["quality_range"] == [17.0, 25.0] and "connect_threshold" not in run
+
+
+def test_questions_are_answered_undone_and_retuned_from_the_command_line(store):
+    facegraph(store, "cluster-all", "--threshold", "0.6")  # Madonna and Elton John fall apart into several persons
+    asked = json.loads(facegraph(store, "questions", "--json", "--limit", "3"))
+    assert len(asked) == 3 and asked[0]["gain"] >= asked[1]["gain"] >= asked[2]["gain"]
+    assert {"kind", "person_ids", "shown", "probability", "gain", "key"} <= set(asked[0])
+    before = facegraph(store, "list-persons")
+    assert facegraph(store, "answer", asked[0]["key"], "yes").startswith(f"yes: {asked[0]['key']} (kept as answer:")
+    assert asked[0]["key"] not in {q["key"] for q in json.loads(facegraph(store, "questions", "--json", "--limit", "50"))}
+    assert facegraph(store, "undo-answer").startswith(f"undone: yes to {asked[0]['key']}")
+    assert facegraph(store, "list-persons") == before
+    assert facegraph(store, "undo-answer").strip() == "no answer to undo"
+    assert "kept (0 answers)" in facegraph(store, "retune")

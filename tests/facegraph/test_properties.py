@@ -1,5 +1,6 @@
-"""A property of the persons API (Hypothesis): whatever sequence of index, recluster, assign and corrections a
-person runs, every face has one person or none, every person listed has its record, and every correction holds."""
+"""A property of the persons API (Hypothesis): whatever sequence of index, recluster, assign, corrections and
+answers a person runs, every face has one person or none, every person listed has its record, every correction
+holds, and every answer "no" keeps its faces apart (unless a later correction pinned both to one person)."""
 
 import tempfile
 
@@ -43,6 +44,7 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("reassign"), number, number),
     st.tuples(st.just("name"), number),
     st.tuples(st.just("remove_photos"), st.integers(0, CHUNKS - 1)),
+    st.tuples(st.just("answer"), number, st.sampled_from(["yes", "no", "skip"])),
 ), min_size=1, max_size=9)
 
 
@@ -50,9 +52,9 @@ def persons_of(graph) -> dict[str, str | None]:
     return {p.payload["face_id"]: p.payload["person_id"] for p in graph.store.scroll(FACES)}
 
 
-def run_step(graph, step, imports, pinned: dict):
-    """Do one step; `pinned` (face id -> person id) is what the corrections so far say. Returns a recluster's
-    report."""
+def run_step(graph, step, imports, pinned: dict, apart: list):
+    """Do one step; `pinned` (face id -> person id) is what the corrections and answers "yes" so far say, `apart`
+    the pairs of faces answers "no" keep apart. Returns a recluster's report."""
     person_ids = sorted(p["person_id"] for p in graph.list_persons(limit=1000))
     faces = sorted(persons_of(graph))
     kind = step[0]
@@ -82,6 +84,17 @@ def run_step(graph, step, imports, pinned: dict):
         person_id = person_ids[step[1] % len(person_ids)]
         graph.name_person(person_id, f"person {step[1]}")
         pinned.update(dict.fromkeys(graph.get_person(person_id)["face_ids"], person_id))
+    elif kind == "answer" and (asked := graph.questions(limit=20)):
+        question, reply = asked[step[1] % len(asked)], step[2]
+        members = [graph.get_person(p)["face_ids"] for p in question.person_ids]
+        graph.answer(question, reply)
+        if reply == "yes" and question.kind == "same_person":
+            kept = persons_of(graph)[question.shown[0][0]]
+            pinned.update(dict.fromkeys(members[0] + members[1], kept))
+        elif reply == "yes":
+            pinned[question.face_id] = question.person_ids[0]
+        elif reply == "no":
+            apart.extend((a, b) for a in question.shown[0] for b in question.shown[1])
     elif kind == "remove_photos":
         photos = {photo.image_id for photo in imports[step[1]]}
         graph.remove_photos(photos)
@@ -94,9 +107,10 @@ def run_step(graph, step, imports, pinned: dict):
 def test_every_face_has_one_person_or_none_and_every_correction_holds(imports, steps, monkeypatch):
     monkeypatch.setattr("facegraph.centroids.CENTROID_FROM", 3)  # only persons of 3 faces or more keep a centroid
     pinned: dict[str, str] = {}
+    apart: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as folder, FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
         for n, step in enumerate(steps):
-            report = run_step(graph, step, imports, pinned)
+            report = run_step(graph, step, imports, pinned, apart)
             where = f"after step {n} {step} of {steps}"
             if step[0] == "cluster_all":  # every cluster has its own person id
                 assert report.persons == report.clusters, where
@@ -108,6 +122,9 @@ def test_every_face_has_one_person_or_none_and_every_correction_holds(imports, s
             assert sum(p["face_count"] for p in listed) == sum(p is not None for p in person_of.values()), where
             assert all(person_of[face] == person for face, person in pinned.items()), where  # corrections hold
             assert set(pinned) <= set(person_of), where  # no pin outlives its face
+            for a, b in apart:  # answers "no" hold, unless a later correction pinned both faces to one person
+                if person_of.get(a) and person_of.get(b) and not (pinned.get(a) and pinned.get(a) == pinned.get(b)):
+                    assert person_of[a] != person_of[b], (where, a, b)
             for person_id, record in records.items():  # a stored centroid is that of the person's faces
                 if record.get("centroid"):
                     faces = graph.collection.read_faces(where={"person_id": person_id})

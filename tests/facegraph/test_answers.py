@@ -1,0 +1,168 @@
+"""Questions and answers on real photos (five_celebs), the real models and the embedded Qdrant store."""
+
+import shutil
+from collections import Counter
+
+import pytest
+
+from evaluation.labeled import load_labeled_set, main_face
+from facegraph.errors import InvalidRequestError, StaleQuestionError
+from facegraph.persons import FaceGraph
+from facegraph.store.base import FACES
+
+SPLIT_TAU = 0.6  # well above the default: five_celebs' identities fall apart into several persons each
+
+
+@pytest.fixture(scope="module")
+def indexed(datasets, default_pipeline, tmp_path_factory):
+    """five_celebs indexed once, and each main face's identity."""
+    photos = load_labeled_set(datasets / "five_celebs")
+    results = default_pipeline.run([photo.path for photo in photos])
+    identity = {main_face(result).face_id: photo.identity for photo, result in zip(photos, results)}
+    folder = tmp_path_factory.mktemp("answers") / "store"
+    with FaceGraph(folder, pipeline=default_pipeline) as graph:
+        graph.index([photo.path for photo in photos])
+    return folder, identity
+
+
+@pytest.fixture
+def graph(indexed, tmp_path, default_pipeline):
+    shutil.copytree(indexed[0], tmp_path / "store")
+    with FaceGraph(tmp_path / "store", pipeline=default_pipeline) as graph:
+        yield graph
+
+
+def person_of(graph) -> dict:
+    return {p.payload["face_id"]: p.payload.get("person_id") for p in graph.store.scroll(FACES)}
+
+
+def majority(graph, person_id, identity) -> str | None:
+    votes = Counter(identity[f] for f in graph.collection.face_ids_of(person_id) if f in identity)
+    return votes.most_common(1)[0][0] if votes else None
+
+
+def first_true_split(graph, identity):
+    """The first question that asks to join two persons of one identity (after the split at SPLIT_TAU)."""
+    for question in graph.questions(limit=50):
+        if question.kind == "same_person":
+            a, b = (majority(graph, p, identity) for p in question.person_ids)
+            if a is not None and a == b:
+                return question
+    raise AssertionError("no question joins two persons of one identity")
+
+
+def test_the_first_question_joins_a_person_split_in_two(graph, indexed):
+    identity = indexed[1]
+    graph.cluster_all(threshold=SPLIT_TAU)
+    persons = Counter(majority(graph, p["person_id"], identity) for p in graph.list_persons(limit=1000))
+    assert any(count > 1 for who, count in persons.items() if who), persons  # a known split to find
+    [first] = graph.questions(limit=1)
+    assert first.kind == "same_person" and first.probability > 0.5
+    a, b = (majority(graph, p, identity) for p in first.person_ids)
+    assert a is not None and a == b, (first, a, b)
+    assert first.gain == pytest.approx(first.probability * min(first.face_counts))
+    asked = graph.questions(limit=50)
+    assert [q.gain for q in asked] == sorted((q.gain for q in asked), reverse=True)
+    assert {q.kind for q in asked} == {"same_person", "face_person"}
+    assignments = person_of(graph)
+    for question in asked:  # what is shown of each person is that person's
+        sides = question.shown[1:] if question.kind == "face_person" else question.shown
+        assert all(assignments[f] == p for p, side in zip(question.person_ids, sides) for f in side), question
+        assert question.face_id is None or assignments[question.face_id] == question.person_ids[0]
+
+
+def test_yes_merges_the_two_persons_and_a_stale_question_is_refused(graph, indexed):
+    graph.cluster_all(threshold=SPLIT_TAU)
+    question = first_true_split(graph, indexed[1])
+    persons_before = len(graph.list_persons(limit=1000))
+    record = graph.answer(question, "yes")
+    assert record["reply"] == "yes" and record["answered_at"]
+    assignments = person_of(graph)
+    assert len({assignments[f] for side in question.shown for f in side}) == 1
+    assert len(graph.list_persons(limit=1000)) == persons_before - 1
+    with pytest.raises(StaleQuestionError):
+        graph.answer(question, "no")
+    assert person_of(graph) == assignments and len(graph.records.answers()) == 1
+    with pytest.raises(InvalidRequestError, match="yes, no, skip"):
+        graph.answer(graph.questions(limit=1)[0], "maybe")
+
+
+def test_no_keeps_two_persons_apart_through_three_reclusters(graph, indexed):
+    graph.cluster_all(threshold=SPLIT_TAU)
+    question = first_true_split(graph, indexed[1])  # the default would join these two: a "no" must hold anyway
+    graph.answer(question, "no")
+    for changes in ({}, {"threshold": 0.2}, {"method": "components", "threshold": 0.3}):
+        graph.cluster_all(**changes)
+        assignments = person_of(graph)
+        side_a = {assignments[f] for f in question.shown[0]}
+        side_b = {assignments[f] for f in question.shown[1]}
+        assert side_a.isdisjoint(side_b), changes
+        assert question.key not in {q.key for q in graph.questions(limit=100)}
+        assert all(not set(s.person_ids) & side_a or not set(s.person_ids) & side_b
+                   for s in graph.suggest_merges(limit=100))
+
+
+def test_not_this_person_keeps_the_face_out_through_reclusters_and_assign_person(graph):
+    graph.cluster_all()
+    question = next(q for q in graph.questions(limit=100) if q.kind == "face_person")
+    person = question.person_ids[0]
+    graph.answer(question, "no")
+    shown = question.shown[1]
+    for step in ("answered", "cluster_all", "assign_person", "cluster_all at 0.2"):
+        if step == "cluster_all":
+            graph.cluster_all()
+        elif step == "assign_person":
+            graph.assign_person(question.face_id)
+        elif step == "cluster_all at 0.2":
+            graph.cluster_all(threshold=0.2)
+        assignments = person_of(graph)
+        assert assignments[question.face_id] not in {assignments[f] for f in shown}, step
+    assert person_of(graph)[question.face_id] != person or person not in person_of(graph).values()
+
+
+def test_undo_puts_the_persons_back_as_they_were_before_the_answer(graph, indexed):
+    graph.cluster_all(threshold=SPLIT_TAU)
+    before = person_of(graph)
+    records = {p["person_id"]: (p["name"], p["representative_face_id"]) for p in graph.list_persons(limit=1000)}
+    question = first_true_split(graph, indexed[1])
+    graph.answer(question, "yes")
+    assert person_of(graph) != before
+    undone = graph.undo_answer()
+    assert undone["key"] == question.key
+    assert person_of(graph) == before
+    assert {p["person_id"]: (p["name"], p["representative_face_id"]) for p in graph.list_persons(limit=1000)} == records
+    assert graph.records.answers() == [] and graph.records.pins() == {}
+    face_question = next(q for q in graph.questions(limit=100) if q.kind == "face_person")
+    graph.answer(face_question, "no")
+    graph.undo_answer()
+    assert person_of(graph) == before
+    assert graph.undo_answer() is None
+
+
+def test_a_retune_fits_the_bars_to_the_answers_and_keeps_every_no(graph, indexed, tmp_path, default_pipeline):
+    from facegraph.cluster_settings import ClusterSettings
+
+    identity, strict = indexed[1], ClusterSettings(threshold=0.31, connect_threshold=0.45)  # bars that split people
+    graph.reclustering.settings = strict
+    graph.cluster_all()
+    nos = []
+    for _ in range(12):
+        question = next((q for q in graph.questions(limit=50) if q.kind == "same_person"), None)
+        if question is None:
+            break
+        a, b = (majority(graph, p, identity) for p in question.person_ids)
+        reply = "skip" if a is None or b is None else "yes" if a == b else "no"
+        graph.answer(question, reply)
+        nos += [question] if reply == "no" else []
+    persons = len(graph.list_persons(limit=1000))
+    retune = graph.retune()
+    assert retune.after != strict and retune.agreed_after > retune.agreed_before, retune
+    assert retune.after.threshold < strict.threshold and graph.settings == retune.after
+    assert retune.persons_joined == persons - len(graph.list_persons(limit=1000)) >= 0
+    assert "from" in retune.message and "persons joined" in retune.message
+    graph.close()
+    with FaceGraph(tmp_path / "store", pipeline=default_pipeline) as reopened:  # the collection keeps its bars
+        assert reopened.settings == retune.after
+        assignments = person_of(reopened)
+        for question in nos:
+            assert {assignments[f] for f in question.shown[0]}.isdisjoint({assignments[f] for f in question.shown[1]})
