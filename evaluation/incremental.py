@@ -26,10 +26,10 @@ from facegraph.store.embedded import EmbeddedStore
 ASSIGNERS = {False: "assign_persons per batch", True: "assign_person per face"}
 
 
-def synthetic_payload(face_id: str, quality_score: float = 30.0) -> dict:
-    """The payload of a face known only by id, vector and quality (the boxes are not kept with the embeddings);
-    30 is the quality of a clear face."""
-    return face_payload(face_id, face_id.rsplit("_face", 1)[0], bbox=(0, 0, 0, 0), det_score=1.0,
+def synthetic_payload(face_id: str, quality_score: float = 30.0, side: float = 0.0) -> dict:
+    """The payload of a face known by id, vector, quality and the shorter side of its box (the embeddings keep no
+    box: a square of that side stands for it); 30 is the quality of a clear face."""
+    return face_payload(face_id, face_id.rsplit("_face", 1)[0], bbox=(0, 0, side, side), det_score=1.0,
                         quality_score=quality_score, indexed_at="1970-01-01T00:00:00+00:00")
 
 

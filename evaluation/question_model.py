@@ -3,9 +3,10 @@
 Each set is clustered at the shipped default and at higher τ (where persons are split, as on harder collections),
 the questions are made as `FaceGraph.questions` makes them, and each is labeled by the set's identities: two
 persons are one when most labeled faces of both are one identity; a face is its person's when its label is the
-majority of the person's other labeled faces. A logistic regression of the measured features is fitted per kind
-of question, scored per set (log loss, Brier score, AUC) and written to `facegraph/question_model.json` with the
-MLflow run (experiment `facegraph-questions`) that records the fit.
+majority of the person's other labeled faces; a face is a photo's subject when it is the face the set labels. A
+logistic regression of the measured features is fitted for each (pair, face, subject), scored per set (log loss,
+Brier score, AUC) and written to `facegraph/question_model.json` with the MLflow run (experiment
+`facegraph-questions`) that records the fit.
 
     python -m evaluation.question_model [SET...]   # default: every dev set
 """
@@ -71,6 +72,13 @@ def face_examples(embeddings: LabeledEmbeddings, labels: np.ndarray) -> tuple[np
     return features[rows], np.array(truth, dtype=np.int64)
 
 
+def subject_examples(embeddings: LabeledEmbeddings) -> tuple[np.ndarray, np.ndarray]:
+    """Features and truth of every face: whether it is the face its photo's label names."""
+    truth = np.zeros(len(embeddings.face_ids), dtype=np.int64)
+    truth[embeddings.main_faces[embeddings.main_faces >= 0]] = 1
+    return questions.subject_features(embeddings.face_sizes, embeddings.image_ids, embeddings.quality), truth
+
+
 def fit(features: np.ndarray, truth: np.ndarray) -> dict:
     model = LogisticRegression(C=1.0, max_iter=1000).fit(features, truth)
     return {"weights": [round(float(w), 4) for w in model.coef_[0]], "bias": round(float(model.intercept_[0]), 4)}
@@ -97,8 +105,9 @@ def main(labeled_sets, tracking_uri) -> None:
 
     sets = load_sets(list(labeled_sets) or list(DEV_SETS), FacePipeline.from_names())
     default = ClusterSettings()
-    examples = {"pair": {}, "face": {}}
+    examples = {"pair": {}, "face": {}, "subject": {}}
     for embeddings in sets:
+        examples["subject"][(embeddings.set_name, None)] = subject_examples(embeddings)
         for tau in TAUS:
             labels = labels_for(embeddings, default if tau is None else default.with_(threshold=tau))
             examples["pair"][(embeddings.set_name, tau)] = pair_examples(embeddings, labels)
@@ -109,7 +118,8 @@ def main(labeled_sets, tracking_uri) -> None:
             mlflow.log_input(dataset_input(embeddings), context="training")
         record = {"run_id": run.info.run_id, "sets": [e.set_name for e in sets], "taus": [t or default.threshold for t in TAUS],
                   "settings": default.parameters()}
-        for kind, names in (("pair", questions.PAIR_FEATURES), ("face", questions.FACE_FEATURES)):
+        for kind, names in (("pair", questions.PAIR_FEATURES), ("face", questions.FACE_FEATURES),
+                            ("subject", questions.SUBJECT_FEATURES)):
             features = np.concatenate([f for f, _ in examples[kind].values()])
             truth = np.concatenate([t for _, t in examples[kind].values()])
             model = fit(features, truth)

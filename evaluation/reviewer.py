@@ -69,10 +69,10 @@ class LabeledReviewer:
 
 
 def fill(graph: FaceGraph, embeddings: LabeledEmbeddings) -> None:
-    """Every face of the set into the store, as indexing would put it (ids, vectors, quality, photos)."""
+    """Every face of the set into the store, as indexing would put it (ids, vectors, quality, box sizes, photos)."""
     keys = [str(face_id) for face_id in embeddings.face_ids]
-    graph.collection.add_faces(keys, embeddings.vectors,
-                               [synthetic_payload(key, float(q)) for key, q in zip(keys, embeddings.quality)])
+    graph.collection.add_faces(keys, embeddings.vectors, [
+        synthetic_payload(key, float(q), float(side)) for key, q, side in zip(keys, embeddings.quality, embeddings.face_sizes)])
 
 
 def review(embeddings: LabeledEmbeddings, answers: int, settings: ClusterSettings | None = None, *,
@@ -103,6 +103,11 @@ def at(trail: list[dict], answers: int) -> float:
     return next((row["bcubed_f1"] for row in trail if row["answers"] == answers), trail[-1]["bcubed_f1"])
 
 
+def largest_drop(trail: list[dict]) -> float:
+    """The most BCubed F1 one answer took away (0 if none did)."""
+    return max([0.0] + [before["bcubed_f1"] - after["bcubed_f1"] for before, after in zip(trail, trail[1:])])
+
+
 def table(trails: dict[str, list[dict]], points: list[int]) -> str:
     lines = ["| set | " + " | ".join(map(str, points)) + " |", "|---|" + "---:|" * len(points)]
     lines += [f"| {name} | " + " | ".join(f"{at(trail, p):.4f}" for p in points) + " |" for name, trail in trails.items()]
@@ -124,6 +129,7 @@ def log_review(embeddings: LabeledEmbeddings, trail: list[dict], settings: Clust
                                                    "retune_every": retune_every})
         for row in trail:
             mlflow.log_metrics({"bcubed_f1": row["bcubed_f1"], "pairwise_f1": row["pairwise_f1"]}, step=row["answers"])
+        mlflow.log_metric("largest_drop", largest_drop(trail))
         mlflow.log_dict({"trail": trail}, "answers.json")
         figure = Figure(figsize=(5, 3.4))
         axis = figure.subplots()
@@ -158,7 +164,8 @@ def main(labeled_sets, points, retune_every, tracking_uri) -> None:
         trail = review(embeddings, max(points), settings, retune_every=retune_every)
         run_id = log_review(embeddings, trail, settings, tracking_uri, retune_every)
         replies = Counter(row["reply"] for row in trail[1:])
-        click.echo(f"{embeddings.set_name}: {len(trail) - 1} answers ({dict(replies)}), MLflow run {run_id}")
+        click.echo(f"{embeddings.set_name}: {len(trail) - 1} answers ({dict(replies)}), largest drop of F1 from one "
+                   f"answer {largest_drop(trail):.4f}, MLflow run {run_id}")
         trails[embeddings.set_name] = trail
         for row in trail:
             if row.get("retune"):

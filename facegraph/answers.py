@@ -26,7 +26,7 @@ from facegraph.errors import InvalidRequestError, StaleQuestionError, check_at_l
 from facegraph.journal import now
 from facegraph.person_ids import fresh_person_id
 from facegraph.person_records import ANSWER, PersonRecords
-from facegraph.questions import Question, face_questions, pair_questions, ranked
+from facegraph.questions import Question, face_questions, pair_questions, ranked, subject_probability
 from facegraph.recluster import Recluster
 from facegraph.tuning import Evidence, fit_bars
 
@@ -72,8 +72,9 @@ class Answers:
         person_ids, labels = np.unique(faces.person_ids, return_inverse=True)
         known = self.recluster.clustering_input(faces, answers)[0]
         labels, person_ids = labels.reshape(-1), [str(p) for p in person_ids]
-        return ranked(pair_questions(labels, known, person_ids, faces.face_ids, asked)
-                      + face_questions(labels, known, person_ids, faces.face_ids, asked, limit=limit), limit)
+        subject = subject_probability(faces.sides, faces.image_ids, faces.quality)
+        return ranked(pair_questions(labels, known, person_ids, faces.face_ids, asked, subject)
+                      + face_questions(labels, known, person_ids, faces.face_ids, asked, limit, subject), limit)
 
     def open_question(self, key: str) -> Question:
         """The open question of this `Question.key` (as `questions` gives it), as the collection is now."""

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # a type only: the CLI reads paths through this module withou
     from facegraph.pipeline import PhotoFaces
 
 MEMBER_SAMPLE = 64  # faces of a person that `assign_person` compares a newcomer with, at most
-CLUSTER_FIELDS = ["face_id", "image_id", "quality_score", "person_id", "person_confidence"]  # what clustering reads
+CLUSTER_FIELDS = ["face_id", "image_id", "quality_score", "person_id", "person_confidence", "bbox"]  # read as arrays
 
 
 def face_payload(face_id: str, image_id: str, *, bbox, det_score: float, quality_score: float, indexed_at: str) -> dict:
@@ -79,25 +79,28 @@ class FaceArrays:
     quality: np.ndarray  # (n,) float32
     confidence: np.ndarray  # (n,) float32
     vectors: np.ndarray  # (n, d) float32, unit rows
+    sides: np.ndarray  # (n,) float32: the shorter side of each face's box, in pixels
 
     def __len__(self) -> int:
         return len(self.face_ids)
 
     @staticmethod
     def empty(dimension: int) -> FaceArrays:
-        return FaceArrays([], [], [], np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, dimension), np.float32))
+        return FaceArrays([], [], [], np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, dimension), np.float32),
+                          np.zeros(0, np.float32))
 
     @staticmethod
     def joined(*parts: FaceArrays) -> FaceArrays:
         """The faces of each part, one after the other."""
         return FaceArrays(*(sum((getattr(p, name) for p in parts), []) for name in ("face_ids", "image_ids", "person_ids")),
-                          *(np.concatenate([getattr(p, name) for p in parts]) for name in ("quality", "confidence", "vectors")))
+                          *(np.concatenate([getattr(p, name) for p in parts])
+                            for name in ("quality", "confidence", "vectors", "sides")))
 
     def rows(self, keep: np.ndarray) -> FaceArrays:
         """The faces at the indices `keep`."""
         return FaceArrays([self.face_ids[i] for i in keep], [self.image_ids[i] for i in keep],
                           [self.person_ids[i] for i in keep], self.quality[keep], self.confidence[keep],
-                          self.vectors[keep])
+                          self.vectors[keep], self.sides[keep])
 
 
 class Collection:
@@ -163,7 +166,7 @@ class Collection:
     def read_faces(self, *, where: dict | None = None, clustered_only: bool = False) -> FaceArrays:
         """Every face (matching `where`; with a person, if `clustered_only`) as arrays, filled page by page."""
         size, d = self.store.count(FACES, where=where), self.dimension
-        vectors, quality, confidence = np.empty((size, d), np.float32), np.empty(size, np.float32), np.empty(size, np.float32)
+        vectors, quality, confidence, sides = (np.empty((size, d), np.float32), *(np.empty(size, np.float32) for _ in range(3)))
         face_ids, image_ids, person_ids = [], [], []
         for page in self.store.scroll_pages(FACES, where=where, with_vectors=True, fields=CLUSTER_FIELDS):
             if not page:  # an empty collection answers with one empty page
@@ -171,15 +174,17 @@ class Collection:
             start, end = len(face_ids), len(face_ids) + len(page)
             if end > size:  # faces were added while reading (a server with other writers): make room
                 size = max(end, 2 * size)
-                vectors, quality, confidence = (np.resize(a, (size, *a.shape[1:])) for a in (vectors, quality, confidence))
+                vectors, quality, confidence, sides = (np.resize(a, (size, *a.shape[1:]))
+                                                       for a in (vectors, quality, confidence, sides))
             vectors[start:end] = [p.vector for p in page]
             quality[start:end] = [p.payload["quality_score"] for p in page]
             confidence[start:end] = [_or_nan(p.payload.get("person_confidence")) for p in page]
+            sides[start:end] = [min(b[2] - b[0], b[3] - b[1]) for b in (p.payload["bbox"] for p in page)]
             face_ids += [p.payload["face_id"] for p in page]
             image_ids += [p.payload["image_id"] for p in page]
             person_ids += [p.payload.get("person_id") for p in page]
         n = len(face_ids)
-        faces = FaceArrays(face_ids, image_ids, person_ids, quality[:n], confidence[:n], vectors[:n])
+        faces = FaceArrays(face_ids, image_ids, person_ids, quality[:n], confidence[:n], vectors[:n], sides[:n])
         if clustered_only:
             faces = faces.rows(np.array([i for i, p in enumerate(person_ids) if p], dtype=np.int64))
         return faces

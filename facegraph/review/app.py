@@ -28,6 +28,8 @@ PERSONS_PAGE = 50  # person cards a page
 FACES_PAGE = 60  # faces of a person a page
 TARGETS = 200  # largest persons offered as move targets; any other id can be typed
 SUGGESTIONS = 10
+OPEN_QUESTIONS = 500  # questions the Review view ranks and counts
+MATTERS = 0.05  # a question still matters while its answer is expected to move this much of a face or more
 CACHED = {"Cache-Control": "private, max-age=3600"}  # a face id names one crop of one photo's content, for good
 FormList = Annotated[list[str], Form()]  # every checked box of a name, none if none is
 
@@ -85,6 +87,28 @@ def create_app(graph, *, hosts: list[str] | None = None) -> FastAPI:
             persons = {p: graph.get_person(p) for s in found for p in s.person_ids}
         return html("suggestions.html", suggestions=[
             {"evidence": s, "cards": [card(persons[p]) for p in s.person_ids]} for s in found])
+
+    @app.get("/review", response_class=HTMLResponse)
+    def review():
+        with lock:
+            asked = graph.questions(limit=OPEN_QUESTIONS)
+            answered = len(graph.records.answers())
+            question = asked[0] if asked else None
+            faces = question_faces(graph, question) if question else []
+        return html("review.html", question=question, sides=faces, answered=answered,
+                    open=sum(q.gain >= MATTERS for q in asked))
+
+    @app.post("/review/answer")
+    def answer(key: Annotated[str, Form()] = "", reply: Annotated[str, Form()] = ""):
+        with lock:
+            graph.answer(graph.answers.open_question(key), reply)
+        return redirect("/review")
+
+    @app.post("/review/undo")
+    def undo():
+        with lock:
+            graph.undo_answer()
+        return redirect("/review")
 
     @app.get("/faces/{face_id}.jpg")
     def face_image(face_id: str):
@@ -148,6 +172,22 @@ def create_app(graph, *, hosts: list[str] | None = None) -> FastAPI:
         return redirect(person_url(target if emptied else person_id))
 
     return app
+
+
+def question_faces(graph, question) -> list[dict]:
+    """The two sides of a question as the Review view shows them: a title, a link, and each shown face with the
+    photo it comes from."""
+    sides = []
+    for n, side in enumerate(question.shown):
+        person = question.person_ids[min(n, len(question.person_ids) - 1)]
+        lone_face = question.kind == "face_person" and n == 0
+        record = {} if lone_face else graph.get_person(person)
+        faces = [graph.collection.face(face_id) for face_id in side]
+        sides.append({"title": "this face" if lone_face else record.get("name") or person,
+                      "href": None if lone_face else person_url(person),
+                      "faces": [{"face_id": f.payload["face_id"], "src": face_url(f.payload["face_id"]),
+                                 "photo": f"/photos/{quote(f.payload['image_id'])}.jpg"} for f in faces]})
+    return sides
 
 
 def exists(graph, person_id: str) -> bool:

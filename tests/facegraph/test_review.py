@@ -240,3 +240,54 @@ def test_a_person_merges_names_and_moves_a_face_in_a_browser(graph, tmp_path, re
     assert all(pins[face] == first["person_id"] for face in merged["face_ids"])
     assert graph.collection.face(moved).payload["person_id"] == third["person_id"] == pins[moved]
     assert moved in graph.get_person(third["person_id"])["face_ids"]
+
+
+def test_the_review_view_asks_one_question_and_a_stale_answer_is_a_page_in_words(graph, client):
+    graph.cluster_all(threshold=0.6)  # strict: people fall apart, so there is something to ask
+    page = client.get("/review")
+    assert page.status_code == 200 and "0 answers given" in page.text
+    [question] = graph.questions(limit=1)
+    assert f'data-key="{question.key}"' in page.text and "/photos/" in page.text
+    assert all(f"/faces/{face}.jpg" in page.text for side in question.shown for face in side)
+    done = client.post("/review/answer", data={"key": question.key, "reply": "skip"})
+    assert done.status_code == 303 and done.headers["location"] == "/review"
+    before = everything(graph)
+    stale = client.post("/review/answer", data={"key": question.key, "reply": "yes"})  # answered: no longer open
+    assert stale.status_code == 400 and "StaleQuestionError" in stale.text and everything(graph) == before
+    assert client.post("/review/undo").status_code == 303 and graph.records.answers() == []
+
+
+def test_the_review_view_answers_by_keyboard_in_a_browser(graph, tmp_path, require):
+    executable = browser_executable()
+    if executable is None:
+        require("no Chromium found (chromium or chromium-browser on PATH); apt-get install chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    graph.cluster_all(threshold=0.6)
+    [first] = graph.questions(limit=1)
+    persons = len(graph.list_persons(limit=1000))
+    with Server(graph) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.goto(server.url + "/review")
+        expect(page.locator("section.question")).to_have_attribute("data-key", first.key)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=tmp_path / "review-question.png", full_page=True)
+        page.keyboard.press("y")  # yes: the two persons become one
+        expect(page.locator("#counts")).to_contain_text("1 answer given")
+        expect(page.locator("section.question")).not_to_have_attribute("data-key", first.key)
+        page.keyboard.press("u")  # undo
+        expect(page.locator("#counts")).to_contain_text("0 answers given")
+        expect(page.locator("section.question")).to_have_attribute("data-key", first.key)
+        page.keyboard.press("n")  # no: kept apart for good
+        expect(page.locator("#counts")).to_contain_text("1 answer given")
+        page.keyboard.press("s")
+        expect(page.locator("#counts")).to_contain_text("2 answers given")
+        browser.close()
+    keep(tmp_path / "review-question.png")
+    replies = [answer["reply"] for answer in graph.records.answers()]
+    assert replies == ["no", "skip"] and graph.records.answers()[0]["key"] == first.key
+    if first.kind == "same_person":  # the yes was undone; the no and skip join nobody
+        assert len(graph.list_persons(limit=1000)) == persons
+    else:  # the no took the face out of its person
+        assert graph.collection.face(first.face_id).payload["person_id"] != first.person_ids[0]
