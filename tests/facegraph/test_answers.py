@@ -139,8 +139,11 @@ def test_undo_puts_the_persons_back_as_they_were_before_the_answer(graph, indexe
     assert graph.undo_answer() is None
 
 
-def test_a_retune_fits_the_bars_to_the_answers_and_keeps_every_no(graph, indexed, tmp_path, default_pipeline):
+def test_a_retune_fits_the_bars_to_the_answers_and_keeps_every_no(graph, indexed, tmp_path, default_pipeline,
+                                                                  monkeypatch):
     from facegraph.cluster_settings import ClusterSettings
+
+    monkeypatch.setattr("facegraph.tuning.MIN_ANSWERS", 3)  # five_celebs gives only a few pair answers
 
     identity, strict = indexed[1], ClusterSettings(threshold=0.31, connect_threshold=0.45)  # bars that split people
     graph.reclustering.settings = strict
@@ -187,3 +190,21 @@ def test_a_split_off_subject_is_asked_before_a_stranger_in_the_background():
     asked = ranked(pair_questions(labels, faces, list("abcde"), [f"f{n}" for n in range(9)], subject=subject), 20)
     keys = [q.key for q in asked]
     assert "same_person|a|b|" in keys and keys.index("same_person|a|b|") < keys.index("same_person|c|d|")
+
+
+def test_bars_move_only_when_clearly_more_answers_agree():
+    import numpy as np
+
+    from facegraph.cluster_settings import ClusterSettings
+    from facegraph.tuning import Evidence, fit_bars
+
+    strict = ClusterSettings(threshold=0.29, connect_threshold=0.43)
+    yes = Evidence(np.full(12, 0.27), np.full(12, 0.42), np.full(12, 25.0), np.ones(12, bool))  # split, said one
+    fitted = fit_bars(yes, strict)
+    assert fitted.threshold <= 0.27 and fitted.connect_bar <= 0.42 and yes.agreeing(fitted) == 12
+    default = ClusterSettings()  # quality-aware linking keeps the default's gap between τ and the poor faces' bar
+    assert fitted.threshold - fitted.poor_threshold == pytest.approx(default.threshold - default.poor_threshold)
+    mixed = Evidence(np.r_[np.full(6, 0.27), 0.26, np.full(5, 0.2)], np.full(12, 0.42), np.full(12, 25.0),
+                     np.r_[np.ones(6, bool), np.zeros(6, bool)])  # τ 0.27 agrees with one more answer: not enough
+    assert fit_bars(mixed, ClusterSettings()) == ClusterSettings()
+    assert fit_bars(Evidence(*(a[:5] for a in (yes.average, yes.closest, yes.quality, yes.joined))), strict) == strict
