@@ -62,7 +62,7 @@ class Answers:
         self.collection, self.records, self.corrections, self.recluster = collection, records, corrections, recluster
 
     def questions(self, limit: int = 10) -> list[Question]:
-        """The `limit` open questions whose answers are expected to move the most faces, first."""
+        """The `limit` open questions whose answers are expected to put the most pairs of faces right, first."""
         check_at_least(limit, 1, "limit")
         faces = self.collection.read_faces(clustered_only=True)
         if not len(faces):
@@ -115,8 +115,8 @@ class Answers:
 
     def retune(self) -> Retune:
         """Fit this collection's τ and connect bar to its pair answers (`facegraph.tuning`, within a bounded range
-        around the default) and, if the fitted bars agree with more answers than the current ones, recluster with
-        them and keep them as the collection's settings (`FaceGraph` opens with them)."""
+        around the default) and, if the fitted bars agree with clearly more answers than the current ones, recluster
+        with them and keep them as the collection's settings (`FaceGraph` opens with them)."""
         current = self.recluster.settings
         evidence = Evidence.of(self.records.answers())
         fitted = fit_bars(evidence, current)

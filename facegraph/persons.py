@@ -130,7 +130,7 @@ class FaceGraph:
         return self.corrections.name_person(person_id, name)
 
     def questions(self, limit: int = 10) -> list[Question]:
-        """`Answers.questions`: the open questions whose answers are expected to move the most faces."""
+        """`Answers.questions`: the open questions whose answers are expected to put the most right."""
         return self.answers.questions(limit)
 
     def answer(self, question: Question, reply: str) -> dict:
@@ -138,7 +138,7 @@ class FaceGraph:
         return self.answers.answer(question, reply)
 
     def retune(self) -> Retune:
-        """`Answers.retune`: the collection's bars fitted to its answers, reclustered if they agree with more."""
+        """`Answers.retune`: the collection's bars fitted to its answers, reclustered if clearly more agree."""
         return self.answers.retune()
 
     def undo_answer(self) -> dict | None:
