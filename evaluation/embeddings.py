@@ -70,7 +70,7 @@ def labeled_embeddings(root: str | os.PathLike, pipeline: FacePipeline, *, cache
     relative = [str(photo.path.relative_to(root)) for photo in photos]
     set_name, print_ = root.name, fingerprint(root, relative)
     models = [{"family": m.family, "file": m.file, "sha256": m.sha256} for m in pipeline.models]
-    tag = "-".join(m["sha256"][:8] for m in models)
+    tag = "-".join(m["sha256"][:8] for m in models) + ("-mirror" if getattr(pipeline.embedder, "mirrored", False) else "")
     cache = (cache_dir or default_data_dir() / "embeddings") / f"{set_name}-{print_}-{tag}-v{CACHE_VERSION}.npz"
     if cache.is_file():
         stored = np.load(cache, allow_pickle=False)

@@ -69,14 +69,14 @@ class FacePipeline:
     @classmethod
     def from_names(cls, detector: str | os.PathLike = "retinaface", embedder: str | os.PathLike = "arcface", *,
                    model_dir=None, cache_dir=None, score_threshold: float | None = None,
-                   min_face_size: int | None = None, **kwargs) -> FacePipeline:
+                   min_face_size: int | None = None, mirrored: bool = False, **kwargs) -> FacePipeline:
         """Load the models by pinned name or file path and build the pipeline; the detector's score and size bars
-        are its own unless given."""
+        are its own unless given (`mirrored`: see `ArcFace`)."""
         bars = {"score_threshold": score_threshold, "min_face_size": min_face_size}
         return cls(
             load_detector(detector, model_dir=model_dir, cache_dir=cache_dir,
                           **{name: value for name, value in bars.items() if value is not None}),
-            load_embedder(embedder, model_dir=model_dir, cache_dir=cache_dir),
+            load_embedder(embedder, model_dir=model_dir, cache_dir=cache_dir, mirrored=mirrored),
             **kwargs,
         )
 

@@ -61,14 +61,14 @@ def load_detector(model: str | os.PathLike = "retinaface", *, model_dir=None, ca
 
 
 def load_embedder(model: str | os.PathLike = "arcface", *, model_dir=None, cache_dir=None,
-                  threads: int = DEFAULT_THREADS, batch_size: int = 64) -> ArcFace:
-    """An ArcFace-style recogniser: (n, 3, 112, 112) in, (n, d) out."""
+                  threads: int = DEFAULT_THREADS, batch_size: int = 64, mirrored: bool = False) -> ArcFace:
+    """An ArcFace-style recogniser: (n, 3, 112, 112) in, (n, d) out (`mirrored`: see `ArcFace`)."""
     path = resolve(model, model_dir=model_dir, cache_dir=cache_dir)
     session = open_session(str(path), threads)
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, 112, 112] or len(outputs[0].shape) != 2:
         raise ModelLoadError(f"{path} is not an ArcFace-style 112x112 recogniser ({_describe(session)})")
-    return _with_info(ArcFace(session, batch_size=batch_size), "embedder", path)
+    return _with_info(ArcFace(session, batch_size=batch_size, mirrored=mirrored), "embedder", path)
 
 
 def _with_info(wrapper, role: str, path: Path):

@@ -1,5 +1,6 @@
 import shutil
 
+import numpy as np
 import pytest
 
 from facegraph.errors import ModelLoadError, WeightsError
@@ -61,3 +62,20 @@ def test_cpu_only_machine_gets_cpu_quietly(capfd):
 
 def test_one_session_per_model_per_process():
     assert load_embedder().session is load_embedder().session
+
+
+def test_the_mirrored_embedding_is_the_same_for_a_face_and_its_mirror_image(datasets, default_pipeline):
+    from facegraph.images import read_photo
+    from facegraph.models.align import crop
+
+    path = sorted((datasets / "five_celebs" / "Madonna").iterdir())[0]
+    [photo] = default_pipeline.run([path])
+    face = crop(read_photo(path).pixels, photo.faces[0].landmarks)
+    crops = np.stack([face, np.ascontiguousarray(face[:, ::-1])])
+    plain, mirrored = load_embedder("arcface"), load_embedder("arcface", mirrored=True)
+    (vectors, norms), (both, both_norms) = plain.embed(crops), mirrored.embed(crops)
+    np.testing.assert_allclose(both[0], both[1], atol=1e-5)  # symmetric by construction
+    assert float(vectors[0] @ vectors[1]) < 0.999  # which the plain embedding is not
+    np.testing.assert_allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(both_norms, norms)  # the quality score stays the face's own
+    assert mirrored.info.family == "arcface+mirror" and plain.info.family == "arcface"
