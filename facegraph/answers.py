@@ -96,6 +96,7 @@ class Answers:
         record = {"person_id": f"{ANSWER}:{order}", "kind": ANSWER, "key": question.key, "question": question.kind,
                   "reply": reply, "person_ids": persons, "face_id": question.face_id,
                   "shown": [list(side) for side in question.shown], "probability": question.probability,
+                  "shown_faces": sorted({face for side in question.shown for face in side}),  # to look answers up by
                   "features": question.features,
                   "answered_at": now(), "order": order,
                   "before": {"records": self.records.records(persons), "faces": before}}

@@ -94,16 +94,13 @@ def cluster_average(graph: csr_matrix, faces: Faces, settings: ClusterSettings) 
     count as unalike as faces can be.
     """
     threshold, pinned, photos = settings.threshold, faces.pins, faces.photo_numbers
-    apart, local = faces.apart_pairs, np.full(len(faces), -1)
+    apart, local, none_apart = faces.apart_pairs, np.full(len(faces), -1), np.empty((0, 2), np.int64)
     level, shifts = quality_levels(faces, settings)
     labels = np.empty(len(faces), dtype=np.int64)
     next_label = 0
     connected = graph if settings.connect_bar == threshold else at_threshold(graph, settings.connect_bar)
     for members in _components(connected):
-        local[members] = np.arange(len(members))
-        inside = apart[(local[apart[:, 0]] >= 0) & (local[apart[:, 1]] >= 0)]
-        kept_apart = local[inside]  # the answers' pairs within this part, numbered as its faces
-        local[members] = -1
+        kept_apart = _pairs_within(apart, members, local) if len(apart) else none_apart
         if len(members) == 1:
             groups = np.zeros(1, dtype=np.int64)
         elif len(members) > MAX_LINKAGE_FACES:
@@ -126,6 +123,15 @@ def cluster_average(graph: csr_matrix, faces: Faces, settings: ClusterSettings) 
         labels[members] = next_label + groups
         next_label += groups.max() + 1
     return labels
+
+
+def _pairs_within(pairs: np.ndarray, members: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """The pairs (of faces) with both faces among `members`, numbered as `members` number them; `local` is a
+    scratch array of -1 per face, left as it was."""
+    local[members] = np.arange(len(members))
+    inside = local[pairs[(local[pairs[:, 0]] >= 0) & (local[pairs[:, 1]] >= 0)]]
+    local[members] = -1
+    return inside
 
 
 def quality_levels(faces: Faces, settings: ClusterSettings) -> tuple[np.ndarray, np.ndarray]:

@@ -45,15 +45,17 @@ class Faces:
     def apart_pairs(self) -> np.ndarray:
         return np.empty((0, 2), np.int64) if self.apart is None else np.asarray(self.apart, np.int64).reshape(-1, 2)
 
-    def cannot_link(self) -> list[set[int]]:
-        """Each face's tags, two faces sharing one never in one person: its photo, and one tag per pair it is kept
-        apart in (numbered after the photos)."""
+    def cannot_link(self, members: np.ndarray) -> list[set[int]]:
+        """The tags of each of `members`, two faces sharing one never in one person: its photo, and one tag per
+        pair it is kept apart in (numbered after the photos)."""
         photos = self.photo_numbers
-        tags = [{int(p)} for p in photos]
-        first = int(photos.max()) + 1 if len(photos) else 0
-        for n, (a, b) in enumerate(self.apart_pairs.tolist()):
-            tags[a].add(first + n)
-            tags[b].add(first + n)
+        tags = [{int(photos[m])} for m in members]
+        if len(self.apart_pairs):
+            row, first = {int(m): n for n, m in enumerate(members)}, int(photos.max()) + 1
+            for n, pair in enumerate(self.apart_pairs.tolist()):
+                for face in pair:
+                    if face in row:
+                        tags[row[face]].add(first + n)
         return tags
 
 
@@ -76,7 +78,6 @@ def enforce(labels: np.ndarray, graph: csr_matrix, faces: Faces) -> np.ndarray:
     """`labels` changed as little as the constraints need; returns new labels (not renumbered)."""
     labels = np.array(labels, dtype=np.int64)
     pinned, photos, apart = faces.pins, faces.photo_numbers, faces.apart_pairs
-    tags = faces.cannot_link()
     # each pinned person's faces go to the cluster that holds most of them
     for person in np.unique(pinned[pinned >= 0]):
         members = np.flatnonzero(pinned == person)
@@ -88,7 +89,7 @@ def enforce(labels: np.ndarray, graph: csr_matrix, faces: Faces) -> np.ndarray:
     bad |= set(labels[apart[:, 0]][labels[apart[:, 0]] == labels[apart[:, 1]]].tolist())
     for cluster in sorted(bad):
         members = np.flatnonzero(labels == cluster)
-        parts = constrained_union(undirected[members][:, members], pinned[members], [tags[m] for m in members])
+        parts = constrained_union(undirected[members][:, members], pinned[members], faces.cannot_link(members))
         labels[members] = next_label + parts
         next_label += parts.max() + 1
     return labels

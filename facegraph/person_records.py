@@ -157,6 +157,13 @@ class PersonRecords:
         return [(a, b) for answer in (self.answers() if answers is None else answers) if answer["reply"] == "no"
                 for a in answer["shown"][0] for b in answer["shown"][1]]
 
+    def kept_apart_from(self, face_id: str) -> set[str]:
+        """The faces that answers "no" keep in persons other than `face_id`'s (a look-up of the answers that
+        showed it, not of every answer)."""
+        answers = [r.payload for r in self.store.scroll(PERSONS, where={"kind": ANSWER, "reply": "no",
+                                                                        "shown_faces": face_id})]
+        return {b if a == face_id else a for a, b in self.kept_apart_faces(answers) if face_id in (a, b)}
+
     def tuned_settings(self) -> dict | None:
         """The settings a re-tune fitted to this collection's answers, if any."""
         found = self.store.retrieve(PERSONS, [TUNED])

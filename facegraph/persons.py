@@ -46,8 +46,9 @@ class FaceGraph:
         self.records = PersonRecords(self.store)  # the person points
         self.journal = self.records.journal  # the marks of unfinished work
         self.models = LazyPipeline(pipeline)
-        tuned = self.records.tuned_settings()  # a collection re-tuned by its answers keeps its own bars
-        settings = settings or (ClusterSettings(**tuned) if tuned else ClusterSettings())  # how faces are grouped
+        if settings is None:  # a collection re-tuned by its answers keeps its own bars
+            tuned = self.records.tuned_settings()
+            settings = ClusterSettings(**tuned) if tuned else ClusterSettings()  # how faces are grouped
         self.corrections = Corrections(self.collection, self.records, settings.quality_range)
         self.reclustering = Recluster(self.collection, self.records, settings)
         self.ingest = Ingest(self.collection, self.records, self.models, self.reclustering, self.corrections)

@@ -48,7 +48,8 @@ class Question:
     """One question for a person. `kind` is "same_person" (are `person_ids[0]` and `[1]` one person?) or
     "face_person" (is `face_id` `person_ids[0]`?). `shown` are the faces to show of each person (most central
     first; for "face_person", the face, then its person's faces). `probability` is that of "yes"; `gain` the
-    faces the answer is expected to move."""
+    pairs of faces the answer is expected to put right (`pair_gain`, `face_gain`), weighed by the chance that the
+    person can answer (each side a photo's subject)."""
 
     kind: str
     person_ids: tuple[str, ...]

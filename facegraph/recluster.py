@@ -160,7 +160,7 @@ class Recluster:
             hits = self.collection.search(vector[None], limit=settings.neighbours + 1,
                                           threshold=settings.lowest_threshold)[0]
             kept_from = self.collection.persons_of_photo(face.payload["image_id"], except_face=face_id)
-            apart = {b if a == face_id else a for a, b in self.records.kept_apart_faces() if face_id in (a, b)}
+            apart = self.records.kept_apart_from(face_id)
             kept_from |= self.collection.persons_of_faces(sorted(apart)) if apart else set()  # an answer's "no"
             for hit in hits:
                 person = hit.payload.get("person_id")

@@ -208,3 +208,17 @@ def test_bars_move_only_when_clearly_more_answers_agree():
                      np.r_[np.ones(6, bool), np.zeros(6, bool)])  # τ 0.27 agrees with one more answer: not enough
     assert fit_bars(mixed, ClusterSettings()) == ClusterSettings()
     assert fit_bars(Evidence(*(a[:5] for a in (yes.average, yes.closest, yes.quality, yes.joined))), strict) == strict
+
+
+def test_the_faces_a_no_keeps_apart_are_looked_up_by_the_face(tmp_path):
+    from facegraph.person_records import ANSWER, PersonRecords
+    from facegraph.store.embedded import EmbeddedStore
+
+    with EmbeddedStore(tmp_path / "store") as store:
+        records = PersonRecords(store)
+        records.put([{"person_id": f"{ANSWER}:1", "kind": ANSWER, "reply": "no", "shown": [["a", "b"], ["c"]],
+                      "shown_faces": ["a", "b", "c"], "order": 1},
+                     {"person_id": f"{ANSWER}:2", "kind": ANSWER, "reply": "skip", "shown": [["a"], ["d"]],
+                      "shown_faces": ["a", "d"], "order": 2}])
+        assert records.kept_apart_from("a") == {"c"} and records.kept_apart_from("c") == {"a", "b"}
+        assert records.kept_apart_from("d") == set()  # a skip keeps nothing apart
