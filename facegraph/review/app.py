@@ -7,6 +7,7 @@ with their message: 404 for a person or face that does not exist, 400 for any ot
 
 from __future__ import annotations
 
+import secrets
 import threading
 from typing import Annotated
 from urllib.parse import quote, urlsplit
@@ -41,6 +42,13 @@ def create_app(graph, *, hosts: list[str] | None = None) -> FastAPI:
     if hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     lock = threading.Lock()  # requests run in a thread pool; the store serves one of them at a time
+    app.state.csrf_token = secrets.token_urlsafe(32)  # every page's forms carry it; a POST without it is refused
+
+    def html(template: str, status: int = 200, headers: dict | None = None, **context) -> HTMLResponse:
+        return page(template, status, headers, csrf_token=app.state.csrf_token, **context)
+
+    def error_page(message: str, status: int, headers: dict | None = None) -> HTMLResponse:
+        return html("error.html", status, headers, message=message, code=status)
 
     @app.middleware("http")
     async def same_origin_posts(request: Request, call_next):
@@ -217,12 +225,8 @@ def person_url(person_id: str) -> str:
     return f"/persons/{quote(person_id)}"
 
 
-def html(template: str, status: int = 200, headers: dict | None = None, **context) -> HTMLResponse:
+def page(template: str, status: int = 200, headers: dict | None = None, **context) -> HTMLResponse:
     return HTMLResponse(render(template, **context), status_code=status, headers=headers)
-
-
-def error_page(message: str, status: int, headers: dict | None = None) -> HTMLResponse:
-    return html("error.html", status, headers, message=message, code=status)
 
 
 def redirect(url: str) -> RedirectResponse:
