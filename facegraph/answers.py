@@ -145,6 +145,15 @@ class Answers:
         self.corrections.undo_answer(last, now_persons)
         return last
 
+    def undo_last(self) -> dict | None:
+        """Undo the last correction (`Corrections`' history) or answer, whichever came last; returns its record
+        (a correction's says what it did in `summary`), or None if there is nothing to undo."""
+        answers, history = self.records.answers(), self.records.history()
+        if history and (not answers or history[-1]["order"] > answers[-1]["order"]):
+            self.corrections.undo_correction(history[-1])
+            return history[-1]
+        return self.undo()
+
     def _check_current(self, question: Question) -> None:
         """The question's shown faces are still in the persons it names."""
         sides = question.shown[1:] if question.kind == "face_person" else question.shown

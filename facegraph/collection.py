@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facegraph.errors import FaceNotFoundError, StoreError
+from facegraph.face_gate import unsure_faces
 from facegraph.store.base import FACES, PAGE, PHOTOS, FaceStore, Hit, StoredPoint
 
 if TYPE_CHECKING:  # a type only: the CLI reads paths through this module without loading the models
@@ -43,9 +44,16 @@ def face_payload(face_id: str, image_id: str, *, bbox, det_score: float, quality
 
 
 def photo_payload(photo: PhotoFaces, indexed_at: str) -> dict:
-    """The payload of a photo point: where it is (`path_fields`), its size and how many faces it holds."""
+    """The payload of a photo point: where it is (`path_fields`), its size, how many faces it holds, and which of
+    them the face gate calls unsure (`unsure_faces`; `gate` says whether there are any, as text: Qdrant Edge's
+    filters do not match a boolean). The gate lives here, so that a face's payload stays the seed's schema."""
+    faces = photo.faces
+    unsure = unsure_faces([min(f.bbox[2] - f.bbox[0], f.bbox[3] - f.bbox[1]) for f in faces],
+                          [f.quality_score for f in faces], [0] * len(faces))
+    unsure_ids = [f.face_id for f, flag in zip(faces, unsure) if flag]
     return {"image_id": photo.image_id, **path_fields(Path(photo.path).resolve()), "width": photo.width,
-            "height": photo.height, "faces": len(photo.faces), "indexed_at": indexed_at}
+            "height": photo.height, "faces": len(faces), "indexed_at": indexed_at, "unsure_faces": unsure_ids,
+            "gate": "unsure" if unsure_ids else "sure"}
 
 
 def path_fields(path: str | os.PathLike) -> dict:
@@ -195,6 +203,12 @@ class Collection:
             raise FaceNotFoundError(f"no face {face_id!r} in the collection")
         return found[0]
 
+    def face_payloads(self, face_ids: list[str]) -> list[dict]:
+        """The payloads of the faces that exist among `face_ids`, in that order."""
+        found = {p.payload["face_id"]: p.payload for start in range(0, len(face_ids), PAGE)
+                 for p in self.store.retrieve(FACES, face_ids[start : start + PAGE])}
+        return [found[f] for f in face_ids if f in found]
+
     def faces_of_person(self, person_id: str, *, with_vectors: bool = False) -> list[StoredPoint]:
         return self.store.scroll(FACES, where={"person_id": person_id}, with_vectors=with_vectors)
 
@@ -212,8 +226,7 @@ class Collection:
 
     def person_of_each(self, face_ids: list[str]) -> dict[str, str | None]:
         """face id -> its person (None: not clustered yet), for the faces that exist among `face_ids`."""
-        return {p.payload["face_id"]: p.payload.get("person_id") for start in range(0, len(face_ids), PAGE)
-                for p in self.store.retrieve(FACES, face_ids[start : start + PAGE])}
+        return {face["face_id"]: face.get("person_id") for face in self.face_payloads(face_ids)}
 
     def persons_of_photo(self, image_id: str, *, except_face: str) -> set[str | None]:
         """The persons of the other faces of a photo."""
@@ -242,6 +255,21 @@ class Collection:
     def person_sizes(self) -> dict[str, int]:
         """Faces per person."""
         return self.store.value_counts(FACES, "person_id")
+
+    def unsure_face_ids(self) -> list[str]:
+        """The faces the face gate calls unsure (`face_gate`; kept in their photos' payloads), sorted."""
+        return sorted(face_id for page in self.store.scroll_pages(PHOTOS, where={"gate": "unsure"}, fields=["unsure_faces"])
+                      for p in page for face_id in p.payload["unsure_faces"])
+
+    def unsure_sizes(self) -> dict[str, int]:
+        """Unsure faces per person."""
+        unsure = self.unsure_face_ids()
+        return self.store.value_counts(FACES, "person_id", where={"face_id": unsure}) if unsure else {}
+
+    def faces_of_photo(self, image_id: str) -> list[dict]:
+        """The face payloads of one photo, in the order the detector numbered them."""
+        return sorted((p.payload for p in self.store.scroll(FACES, where={"image_id": image_id})),
+                      key=lambda f: int(f["face_id"].rsplit("_face", 1)[1]))
 
     def photos(self, image_ids) -> dict[str, dict]:
         """The photo payloads of these image ids (those in the collection)."""
@@ -291,9 +319,9 @@ class Collection:
 
     # ---- writing persons ------------------------------------------------------------------------------------
 
-    def set_person(self, face_ids: list[str], person_id: str, confidence: float | None = None) -> None:
-        """Give faces a person (and, for one face, its confidence)."""
-        fields = {"person_id": person_id} | ({"person_confidence": confidence} if confidence is not None else {})
+    def set_person(self, face_ids: list[str], person_id: str | None, confidence: float | None = None) -> None:
+        """Give faces a person (and, for one face, its confidence), or none."""
+        fields = {"person_id": person_id} | ({"person_confidence": confidence} if confidence is not None or person_id is None else {})
         self.store.set_payload(FACES, face_ids, fields)
 
     def write_assignments(self, faces: FaceArrays, person_of: list[str], confidence: np.ndarray) -> int:

@@ -18,6 +18,9 @@ from facegraph.store.base import FACES, PERSONS, FaceStore
 CLUSTERED, CORRECTED = "clustered", "corrected"  # a record's `kind`: made by clustering, or touched by a person
 REMOVED = "removed_photo"  # the kind of a record that keeps a removed photo's corrections (key: REMOVED:image_id)
 ANSWER = "answer"  # the kind of a record that keeps an answer to a question (key: ANSWER:order, `facegraph.answers`)
+NOT_A_FACE = "not_a_face"  # the kind of a record that keeps a face out of every person (key: NOT_A_FACE:face_id)
+CORRECTION = "correction"  # the kind of a record that keeps what a correction changed, for undo (key: CORRECTION:order)
+UNDO_KEPT = 20  # corrections that can be undone, the latest first
 TUNED = "tuned_settings"  # the key and kind of the record of the settings answers re-tuned (`Answers.retune`)
 MAX_NAME_LENGTH = 200  # characters: a name, not a note
 # Direction overrides and isolates (U+202A-U+202E, U+2066-U+2069) make a name show other than it was typed
@@ -57,7 +60,8 @@ def new_record(person_id: str, representative: str | None, stamp: str | None = N
 
 
 def public(record: dict) -> dict:
-    return {key: record.get(key) for key in ("person_id", "name", "representative_face_id", "created_at", "updated_at")}
+    return {key: record.get(key) for key in ("person_id", "name", "representative_face_id", "created_at", "updated_at")} | {
+        "hidden": bool(record.get("hidden"))}
 
 
 class PersonRecords:
@@ -146,6 +150,23 @@ class PersonRecords:
         return {frozenset((record.payload["person_id"], other))
                 for record in self.store.scroll(PERSONS, where={"kind": CORRECTED})
                 for other in record.payload.get("kept_apart_from", [])}
+
+    def corrected(self) -> dict[str, dict]:
+        """The records of every person a correction touched (the only ones with a name or hidden), by id."""
+        return {r.payload["person_id"]: r.payload for r in self.store.scroll(PERSONS, where={"kind": CORRECTED})}
+
+    def not_faces(self) -> list[str]:
+        """The faces a person said are not faces, sorted."""
+        return sorted(r.payload["face_id"] for r in self.store.scroll(PERSONS, where={"kind": NOT_A_FACE}))
+
+    def history(self) -> list[dict]:
+        """The corrections that can be undone (`UNDO_KEPT` at most), oldest first."""
+        return sorted((r.payload for r in self.store.scroll(PERSONS, where={"kind": CORRECTION})), key=lambda r: r["order"])
+
+    def keep_history(self, record: dict) -> None:
+        """Keep what a correction changed (`Corrections`), forgetting the oldest beyond `UNDO_KEPT`."""
+        self.put([record])
+        self.delete([r["person_id"] for r in self.history()[:-UNDO_KEPT]])
 
     def answers(self) -> list[dict]:
         """Every answer kept, oldest first."""

@@ -20,7 +20,7 @@ from facegraph.ingest import Ingest, IndexReport, SyncReport
 from facegraph.person_merges import MergeSuggestion
 from facegraph.person_records import PersonRecords
 from facegraph.pipeline import FacePipeline, LazyPipeline
-from facegraph.queries import Queries, SearchResult
+from facegraph.queries import People, Queries, SearchResult
 from facegraph.questions import Question
 from facegraph.recluster import ClusterReport, Recluster
 from facegraph.store.base import FaceStore
@@ -130,6 +130,27 @@ class FaceGraph:
         """`Corrections.name_person`: a name, which also confirms the person's faces."""
         return self.corrections.name_person(person_id, name)
 
+    def unname_person(self, person_id: str) -> None:
+        """`Corrections.unname_person`: a name cleared."""
+        self.corrections.unname_person(person_id)
+
+    def hide_person(self, person_id: str, hidden: bool = True) -> None:
+        """`Corrections.hide_person`: a person out of sight (or back), for good."""
+        self.corrections.hide_person(person_id, hidden)
+
+    def mark_not_a_face(self, face_id: str) -> None:
+        """`Corrections.mark_not_a_face`: a face out of every person, for good."""
+        self.corrections.mark_not_a_face(face_id)
+
+    def mark_a_face(self, face_id: str) -> str:
+        """`Corrections.mark_a_face`: a face taken back, and placed as `assign_person` would; its person."""
+        self.corrections.mark_a_face(face_id)
+        return self.assign_person(face_id)
+
+    def undo(self) -> dict | None:
+        """`Answers.undo_last`: the last correction or answer undone."""
+        return self.answers.undo_last()
+
     def questions(self, limit: int = 10) -> list[Question]:
         """`Answers.questions`: the open questions whose answers are expected to put the most right."""
         return self.answers.questions(limit)
@@ -153,6 +174,10 @@ class FaceGraph:
     def list_persons(self, limit: int = 100, offset: int = 0) -> list[dict]:
         """`Queries.list_persons`: persons, largest first."""
         return self.queries.list_persons(limit, offset)
+
+    def people(self, place: str = "persons", **options) -> People:
+        """`Queries.people`: persons as the People page lists them, named first, by place."""
+        return self.queries.people(place, **options)
 
     def suggest_merges(self, limit: int = 10) -> list[MergeSuggestion]:
         """`Queries.suggest_merges`: pairs of persons that are probably one, with the evidence."""

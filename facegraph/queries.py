@@ -9,11 +9,25 @@ import numpy as np
 
 from facegraph.cluster_settings import check_threshold
 from facegraph.collection import Collection
-from facegraph.errors import NoFaceError, check_at_least
+from facegraph.errors import InvalidRequestError, NoFaceError, check_at_least
 from facegraph.person_merges import MergeSuggestion, suggest_merges
 from facegraph.person_records import PersonRecords, public
 from facegraph.pipeline import Face, LazyPipeline, PhotoError
 from facegraph.recluster import Recluster
+
+PLACES = ("persons", "small", "unsure", "hidden")  # where the People page shows a person (`Queries.people`)
+MIN_FACES_SHOWN = 2  # a person of fewer faces is shown among the small ones, unless it is named
+
+
+@dataclass(frozen=True)
+class People:
+    """A page of persons as the People page lists them: `persons` (each with its `place` and face count), how
+    many match in all (`total`), and how many persons each place holds (`counts`)."""
+
+    persons: list[dict]
+    total: int
+    counts: dict[str, int]
+
 
 @dataclass(frozen=True)
 class SearchResult:
@@ -44,6 +58,59 @@ class Queries:
         page = sorted(counts, key=lambda p: (-counts[p], p))[offset : offset + limit]
         records = self.records.records(page)
         return [public(records.get(p, {"person_id": p})) | {"face_count": counts[p]} for p in page]
+
+    def people(self, place: str = "persons", *, search: str = "", min_faces: int = MIN_FACES_SHOWN, limit: int = 50,
+               offset: int = 0) -> People:
+        """Persons as the People page lists them: named ones first (by name), then the largest. Each person is in
+        one place: "hidden" if a person hid it, else "persons" if it is named, else "unsure" if every face of it is
+        unsure (`facegraph.face_gate`), else "small" if it has fewer than `min_faces` faces, else "persons". A
+        `search` (part of a name, or the start of an id, any case) looks in every place."""
+        if place not in PLACES:
+            raise InvalidRequestError(f"a place is one of {', '.join(PLACES)}, got {place!r}")
+        check_at_least(limit, 1, "limit")
+        check_at_least(offset, 0, "offset")
+        sizes, unsure = self.collection.person_sizes(), self.collection.unsure_sizes()
+        marked = self.records.corrected()
+
+        def place_of(person_id: str) -> str:
+            record = marked.get(person_id, {})
+            if record.get("hidden"):
+                return "hidden"
+            if record.get("name"):
+                return "persons"
+            if unsure.get(person_id, 0) >= sizes[person_id]:
+                return "unsure"
+            return "small" if sizes[person_id] < min_faces else "persons"
+
+        places = {person_id: place_of(person_id) for person_id in sizes}
+        wanted = search.strip().casefold()
+        found = [p for p in sizes if (wanted in (marked.get(p, {}).get("name") or "").casefold() or p.startswith(wanted))
+                 ] if wanted else [p for p in sizes if places[p] == place]
+        found.sort(key=lambda p: (not marked.get(p, {}).get("name"), (marked.get(p, {}).get("name") or "").casefold(),
+                                  -sizes[p], p))
+        page = found[offset : offset + limit]
+        records = self.records.records(page)
+        return People([public(records.get(p, {"person_id": p})) | {"face_count": sizes[p], "place": places[p]}
+                       for p in page], len(found), {name: sum(1 for v in places.values() if v == name) for name in PLACES})
+
+    def nearest_persons(self, person_id: str, limit: int = 5) -> list[str]:
+        """The persons whose faces are most like `person_id`'s representative face, nearest first (where a face
+        of it is likely to belong instead)."""
+        face_id = self.records.get(person_id).get("representative_face_id")
+        if not face_id:
+            return []
+        hits = self.collection.search(self.collection.face(face_id, with_vector=True).vector[None], limit=20 * limit)[0]
+        found = dict.fromkeys(h.payload.get("person_id") for h in hits)
+        return [p for p in found if p and p != person_id][:limit]
+
+    def persons_named(self, name: str) -> list[str]:
+        """The persons that hold `name` (any case), sorted."""
+        wanted = name.strip().casefold()
+        return sorted(p for p, record in self.records.corrected().items() if (record.get("name") or "").casefold() == wanted)
+
+    def not_faces(self) -> list[dict]:
+        """The payloads of the faces a person said are not faces."""
+        return self.collection.face_payloads(self.records.not_faces())
 
     def suggest_merges(self, limit: int = 10) -> list[MergeSuggestion]:
         """Pairs of persons that are probably one person, most likely first, with the evidence (how alike their

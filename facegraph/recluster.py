@@ -79,7 +79,7 @@ class Recluster:
         phase = phase or (lambda step: None)
         clock = PhaseClock()
         phase(CLUSTER_PHASES[0])
-        faces = self.collection.read_faces()
+        faces = self.without_not_faces(self.collection.read_faces())
         clock.lap("read")
         person_of, details = self._recluster(faces, settings, clock, phase=phase)
         return ClusterReport(settings.parameters(), len(faces), **details, persons=len(set(person_of)),
@@ -95,7 +95,7 @@ class Recluster:
         """
         settings = (settings or self.settings).with_(**changes)
         wanted = set(face_ids)
-        new = self.collection.read_faces(where={"face_id": sorted(wanted)}) if wanted else None
+        new = self.without_not_faces(self.collection.read_faces(where={"face_id": sorted(wanted)})) if wanted else None
         if new is None or not len(new):
             return {}
         hits = self.collection.search(new.vectors, limit=settings.neighbours + 1, threshold=settings.lowest_threshold)
@@ -107,6 +107,11 @@ class Recluster:
             new = FaceArrays.joined(members.rows(others), new)
         person_of, _ = self._recluster(new, settings, PhaseClock(), scope=touched)
         return {face_id: person for face_id, person in zip(new.face_ids, person_of) if face_id in wanted}
+
+    def without_not_faces(self, faces: FaceArrays) -> FaceArrays:
+        """`faces` less those a person said are not faces (`Corrections.mark_not_a_face`), which no person holds."""
+        not_faces = self.records.not_faces()
+        return faces.rows(np.flatnonzero(~np.isin(faces.face_ids, not_faces))) if not_faces else faces
 
     def _recluster(self, faces: FaceArrays, settings: ClusterSettings, clock: PhaseClock,
                    scope: list[str] | None = None, phase: Callable[[str], None] = lambda step: None,

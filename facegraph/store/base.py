@@ -117,8 +117,8 @@ class FaceStore(ABC):
         """How many points (match `where`)."""
 
     @abstractmethod
-    def value_counts(self, collection: str, key: str) -> dict:
-        """How many points hold each value of the keyword field `key` (Qdrant's facet)."""
+    def value_counts(self, collection: str, key: str, *, where: dict | None = None) -> dict:
+        """How many points (matching `where`) hold each value of the keyword field `key` (Qdrant's facet)."""
 
     def nearest_faces(self, keys: list[str], *, limit: int, threshold: float) -> tuple[np.ndarray, np.ndarray] | None:
         """Each face's `limit` nearest other faces at cosine >= `threshold`, found where the data is: (n, limit)

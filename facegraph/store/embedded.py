@@ -168,9 +168,9 @@ class EmbeddedStore(FaceStore):
     def count(self, collection, *, where=None):
         return self._shards[collection].count(CountRequest(filter=to_filter(where)))
 
-    def value_counts(self, collection, key):
+    def value_counts(self, collection, key, *, where=None):
         limit = max(1, self.count(collection))
-        response = self._shards[collection].facet(FacetRequest(key=key, limit=limit, exact=True))
+        response = self._shards[collection].facet(FacetRequest(key=key, limit=limit, exact=True, filter=to_filter(where)))
         # Edge keeps a value at count 0 once its last point moved away (until reopened): those are gone
         return {hit.value: hit.count for hit in response if hit.count > 0}
 

@@ -140,9 +140,9 @@ class ServerStore(FaceStore):
     def count(self, collection, *, where=None):
         return self.client.count(self.names[collection], count_filter=to_filter(where), exact=True).count
 
-    def value_counts(self, collection, key):
+    def value_counts(self, collection, key, *, where=None):
         limit = max(1, self.count(collection))
-        response = self.client.facet(self.names[collection], key, limit=limit, exact=True)
+        response = self.client.facet(self.names[collection], key, limit=limit, exact=True, facet_filter=to_filter(where))
         return {hit.value: hit.count for hit in response.hits}
 
     def close(self):
