@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import secrets
 import threading
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from facegraph.collection import display_path, photo_path
-from facegraph.errors import FacegraphError, ImageDecodeError, InvalidRequestError, NotFoundError, PersonNotFoundError
-from facegraph.images import read_photo
+from facegraph.errors import FacegraphError, InvalidRequestError, NotFoundError, PersonNotFoundError
 from facegraph.person_records import MAX_NAME_LENGTH
-from facegraph.review.faces import THUMBNAIL, face_crop, jpeg, shown_faces
+from facegraph.places import default_cache_dir
+from facegraph.review.faces import shown_faces
 from facegraph.review.pages import Pager, face_view, render
+from facegraph.review.photos import photo_routes
+from facegraph.review.thumbnails import Thumbnails
 
 PERSONS_PAGE = 50  # person cards a page
 FACES_PAGE = 60  # faces of a person a page
@@ -31,13 +33,13 @@ TARGETS = 200  # largest persons offered as move targets; any other id can be ty
 SUGGESTIONS = 10
 OPEN_QUESTIONS = 500  # questions the Review view ranks and counts
 MATTERS = 0.05  # a question still matters while its answer is expected to move this much of a face or more
-CACHED = {"Cache-Control": "private, max-age=3600"}  # a face id names one crop of one photo's content, for good
 FormList = Annotated[list[str], Form()]  # every checked box of a name, none if none is
 
 
-def create_app(graph, *, hosts: list[str] | None = None) -> FastAPI:
+def create_app(graph, *, hosts: list[str] | None = None, thumbnails: Path | None = None) -> FastAPI:
     """The review app over `graph`. `hosts`: the only Host names it answers to (None: any), which keeps a web
-    page on another site from reaching it by DNS rebinding; `server.serve` passes the loopback names."""
+    page on another site from reaching it by DNS rebinding; `server.serve` passes the loopback names.
+    `thumbnails`: the folder face thumbnails are kept in (None: `thumbnails/` in the user's cache folder)."""
     app = FastAPI(title="facegraph review", docs_url=None, redoc_url=None, openapi_url=None)
     if hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
@@ -118,28 +120,7 @@ def create_app(graph, *, hosts: list[str] | None = None) -> FastAPI:
             graph.undo_answer()
         return redirect("/review")
 
-    @app.get("/faces/{face_id}.jpg")
-    def face_image(face_id: str):
-        with lock:
-            face = graph.collection.face(face_id).payload
-            photo = graph.collection.photos([face["image_id"]]).get(face["image_id"])
-        crop = face_crop(photo, face["bbox"], size=2 * THUMBNAIL)  # decoded outside the lock: the store is free
-        if crop is None:
-            raise HTTPException(404, f"the photo of face {face_id} was moved or cannot be read")
-        return Response(crop, media_type="image/jpeg", headers=CACHED)
-
-    @app.get("/photos/{image_id}.jpg")
-    def photo_image(image_id: str):
-        # the decoded photo, not the file: upright (EXIF), bounded, and a JPEG even where the file is HEIC
-        with lock:
-            photo = graph.collection.photos([image_id]).get(image_id)
-        if photo is None:
-            raise HTTPException(404, f"no photo {image_id!r} in the collection")
-        try:
-            decoded = read_photo(photo_path(photo))
-        except ImageDecodeError as exc:
-            raise HTTPException(404, f"photo {display_path(exc.path)} cannot be read: {exc.reason}") from None
-        return Response(jpeg(decoded.pixels, quality=90), media_type="image/jpeg", headers=CACHED)
+    app.include_router(photo_routes(graph, lock, Thumbnails(thumbnails or default_cache_dir() / "thumbnails"), html))
 
     @app.post("/merge")
     def merge(person_ids: FormList = [], back: Annotated[str, Form()] = "/"):

@@ -9,40 +9,14 @@ import threading
 import time
 
 import pytest
-from fastapi.testclient import TestClient
 
 from facegraph.errors import InvalidRequestError, PersonNotFoundError
 from facegraph.gallery import write_gallery
-from facegraph.persons import FaceGraph
 from facegraph.review import create_app
 from facegraph.review.server import listen
 from facegraph.store.base import FACES, PERSONS, PHOTOS
 
-PEOPLE = ("Madonna", "Elton_John", "Jerry_Seinfeld")
 SCREENSHOTS = "/tmp/facegraph-review-screenshots"  # where a run keeps them unless FACEGRAPH_TEST_ARTIFACTS says
-
-
-@pytest.fixture(scope="module")
-def template(datasets, default_pipeline, tmp_path_factory):
-    """A clustered store of six photos of each of three people, made once and copied for each test."""
-    folder = tmp_path_factory.mktemp("review") / "store"
-    with FaceGraph(folder, pipeline=default_pipeline) as graph:
-        graph.index([photo for who in PEOPLE for photo in sorted((datasets / "five_celebs" / who).iterdir())[:6]])
-        graph.cluster_all()
-    return folder
-
-
-@pytest.fixture
-def graph(template, tmp_path):
-    shutil.copytree(template, tmp_path / "store")
-    with FaceGraph(tmp_path / "store") as graph:
-        yield graph
-
-
-@pytest.fixture
-def client(graph):
-    with TestClient(create_app(graph), follow_redirects=False) as client:
-        yield client
 
 
 def everything(graph) -> dict:
@@ -147,14 +121,15 @@ def browser_executable() -> str | None:
 
 
 class Server:
-    """The review app of `graph` served by uvicorn in a thread, on a free loopback port."""
+    """The review app of `graph` served by uvicorn in a thread, on a free loopback port; its thumbnails are kept in
+    the folder `thumbnails`."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, thumbnails):
         import uvicorn
 
         self.socket = listen("127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(graph), log_level="warning"))
+        self.server = uvicorn.Server(uvicorn.Config(create_app(graph, thumbnails=thumbnails), log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def __enter__(self):
@@ -192,7 +167,7 @@ def test_a_person_merges_names_and_moves_a_face_in_a_browser(graph, tmp_path, re
     moved = sorted(faces[second["person_id"]])[0]
     merged_url = f"/persons/{first['person_id']}"
     shots = tmp_path / "screenshots"
-    with Server(graph) as server, sync_playwright() as playwright:
+    with Server(graph, tmp_path / "thumbnails") as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True)
         page = browser.new_page(viewport={"width": 1200, "height": 800})
         page.goto(server.url + "/")
@@ -266,7 +241,7 @@ def test_the_review_view_answers_by_keyboard_in_a_browser(graph, tmp_path, requi
     graph.cluster_all(threshold=0.6)
     [first] = graph.questions(limit=1)
     persons = len(graph.list_persons(limit=1000))
-    with Server(graph) as server, sync_playwright() as playwright:
+    with Server(graph, tmp_path / "thumbnails") as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True)
         page = browser.new_page(viewport={"width": 1200, "height": 800})
         page.goto(server.url + "/review")
