@@ -281,15 +281,20 @@ def gallery(settings, output, max_persons):
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; any but a loopback one needs an access token.")
 @click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on (0: any free one).")
+@click.option("--token", envvar="FACEGRAPH_REVIEW_TOKEN", show_envvar=True,
+              help="Access token every request must carry (default: none on loopback, else a random one, shown "
+                   "in the URL printed).")
 @click.pass_obj
-def serve(settings, host, port):
+def serve(settings, host, port, token):
     """Serve a page to review persons and correct them in a browser, until Ctrl+C."""
     from facegraph.review.server import serve as run  # the web framework loads only for this command
 
     with settings.graph() as graph:
-        run(graph, host=host, port=port, ready=lambda url: click.echo(f"reviewing persons at {url} (Ctrl+C to stop)"))
+        run(graph, host=host, port=port, token=token,
+            ready=lambda url: click.echo(f"reviewing persons at {url} (Ctrl+C to stop)"))
 
 
 for command in ANSWER_COMMANDS:

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
-from fastapi import FastAPI, Form, Query, Request
+from fastapi import Depends, FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from facegraph.errors import FacegraphError, InvalidRequestError, NotFoundError, PersonNotFoundError
 from facegraph.person_records import MAX_NAME_LENGTH
@@ -25,6 +24,7 @@ from facegraph.places import default_cache_dir
 from facegraph.review.faces import shown_faces
 from facegraph.review.pages import Pager, face_view, render
 from facegraph.review.photos import photo_routes
+from facegraph.review.security import check_csrf, guard
 from facegraph.review.thumbnails import Thumbnails
 
 PERSONS_PAGE = 50  # person cards a page
@@ -36,13 +36,14 @@ MATTERS = 0.05  # a question still matters while its answer is expected to move 
 FormList = Annotated[list[str], Form()]  # every checked box of a name, none if none is
 
 
-def create_app(graph, *, hosts: list[str] | None = None, thumbnails: Path | None = None) -> FastAPI:
+def create_app(graph, *, hosts: list[str] | None = None, token: str | None = None,
+               thumbnails: Path | None = None) -> FastAPI:
     """The review app over `graph`. `hosts`: the only Host names it answers to (None: any), which keeps a web
-    page on another site from reaching it by DNS rebinding; `server.serve` passes the loopback names.
+    page on another site from reaching it by DNS rebinding; `server.serve` passes the names it is reachable by.
+    `token`: the access token every request must carry (None: none); see `facegraph.review.security`.
     `thumbnails`: the folder face thumbnails are kept in (None: `thumbnails/` in the user's cache folder)."""
-    app = FastAPI(title="facegraph review", docs_url=None, redoc_url=None, openapi_url=None)
-    if hosts is not None:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    app = FastAPI(title="facegraph review", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(check_csrf)])  # every POST carries the CSRF token
     lock = threading.Lock()  # requests run in a thread pool; the store serves one of them at a time
     app.state.csrf_token = secrets.token_urlsafe(32)  # every page's forms carry it; a POST without it is refused
 
@@ -60,6 +61,8 @@ def create_app(graph, *, hosts: list[str] | None = None, thumbnails: Path | None
         if request.method == "POST" and origin is not None and urlsplit(origin).netloc != request.url.netloc:
             return error_page("a correction may only come from this app's own pages", 403)
         return await call_next(request)
+
+    guard(app, hosts=hosts, token=token, refuse=error_page)  # outside the check above: Host, then the token
 
     @app.exception_handler(FacegraphError)
     async def facegraph_error(request: Request, exc: FacegraphError):

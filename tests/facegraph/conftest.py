@@ -34,5 +34,7 @@ def graph(template, tmp_path, default_pipeline):
 
 @pytest.fixture
 def client(graph, tmp_path):
-    with TestClient(create_app(graph, thumbnails=tmp_path / "thumbnails"), follow_redirects=False) as client:
+    app = create_app(graph, thumbnails=tmp_path / "thumbnails")
+    # a POST carries the app's CSRF token, as the pages' forms do (test_review_security.py: without it, 403)
+    with TestClient(app, follow_redirects=False, headers={"X-CSRF-Token": app.state.csrf_token}) as client:
         yield client
