@@ -287,13 +287,16 @@ def gallery(settings, output, max_persons):
 @click.option("--token", envvar="FACEGRAPH_REVIEW_TOKEN", show_envvar=True,
               help="Access token every request must carry (default: none on loopback, else a random one, shown "
                    "in the URL printed).")
+@click.option("--min-faces", type=click.IntRange(min=1), help="Persons of fewer faces are listed apart, as small, "
+              "unless named (default: the setting FACEGRAPH_MIN_FACES_SHOWN, else 2).")
 @click.pass_obj
-def serve(settings, host, port, token):
-    """Serve a page to review persons and correct them in a browser, until Ctrl+C."""
+def serve(settings, host, port, token, min_faces):
+    """Serve the People page to review persons and correct them in a browser, until Ctrl+C."""
     from facegraph.review.server import serve as run  # the web framework loads only for this command
 
     with settings.graph() as graph:
-        run(graph, host=host, port=port, token=token,
+        run(graph, host=host, port=port, token=token, thumbnails=settings.thumbnails_folder,
+            min_faces=min_faces or settings.min_faces_shown,
             ready=lambda url: click.echo(f"reviewing persons at {url} (Ctrl+C to stop)"))
 
 

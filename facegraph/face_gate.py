@@ -19,6 +19,7 @@ import numpy as np
 RELATIVE_SIDE = 0.5  # a face under this share of the side of its photo's largest face is in the background
 POOR_QUALITY = 14.0  # and a face of a lower quality score (its embedding's norm) ...
 SMALL_SIDE = 48  # ... and a shorter side, in pixels, is too poor to found a person
+MIN_FACES_SHOWN = 2  # the People page lists a person of fewer faces apart, as small, unless it is named
 
 
 def unsure_faces(sides: np.ndarray, quality: np.ndarray, photo_of: np.ndarray) -> np.ndarray:

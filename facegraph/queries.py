@@ -10,13 +10,13 @@ import numpy as np
 from facegraph.cluster_settings import check_threshold
 from facegraph.collection import Collection
 from facegraph.errors import InvalidRequestError, NoFaceError, check_at_least
+from facegraph.face_gate import MIN_FACES_SHOWN
 from facegraph.person_merges import MergeSuggestion, suggest_merges
 from facegraph.person_records import PersonRecords, public
 from facegraph.pipeline import Face, LazyPipeline, PhotoError
 from facegraph.recluster import Recluster
 
 PLACES = ("persons", "small", "unsure", "hidden")  # where the People page shows a person (`Queries.people`)
-MIN_FACES_SHOWN = 2  # a person of fewer faces is shown among the small ones, unless it is named
 
 
 @dataclass(frozen=True)

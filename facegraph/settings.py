@@ -7,8 +7,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from facegraph.face_gate import MIN_FACES_SHOWN
 from facegraph.images import DEFAULT_BATCH_SIZE, DEFAULT_MAX_SIDE
-from facegraph.places import default_data_dir
+from facegraph.places import default_cache_dir, default_data_dir
 
 
 class Settings(BaseSettings):
@@ -28,6 +29,8 @@ class Settings(BaseSettings):
     store: Path | None = Field(None, description="embedded store folder (default: store/ in the data folder)")
     qdrant_url: str | None = Field(None, description="use a Qdrant server at this URL instead of the embedded store")
     qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server")
+    min_faces_shown: int = Field(MIN_FACES_SHOWN, ge=1, description="the People page lists persons of fewer faces apart, as "
+                                 "small, unless named (as Immich's minimum faces)")
 
     @model_validator(mode="after")
     def _one_store(self):
@@ -40,6 +43,11 @@ class Settings(BaseSettings):
     def store_folder(self) -> Path:
         """The embedded store: `store`, else `store/` in the data folder (the CLI's and Dagster's one default)."""
         return self.store or self.data / "store"
+
+    @property
+    def thumbnails_folder(self) -> Path:
+        """Where the People page keeps its face thumbnails: `thumbnails/` in the cache folder."""
+        return (self.cache_dir or default_cache_dir()) / "thumbnails"
 
     # The persons API and the face pipeline load onnxruntime, OpenCV and faiss: imported when asked for, so that
     # `facegraph --help` and a mistyped command answer at once.

@@ -7,8 +7,6 @@ stored photo payloads alone, so no request text reaches the file system.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
@@ -17,6 +15,7 @@ from facegraph.collection import display_path, photo_path
 from facegraph.errors import ImageDecodeError
 from facegraph.images import read_photo
 from facegraph.review.faces import jpeg
+from facegraph.review.pages import face_url, person_url
 from facegraph.review.thumbnails import SIZES, Thumbnails
 
 CACHED = {"Cache-Control": "private, max-age=3600"}  # a face id names one crop of one photo's content, for good
@@ -77,8 +76,8 @@ def face_boxes(photo: dict, faces: list[dict], records: dict, current: str | Non
         person = face.get("person_id")
         name = records.get(person, {}).get("name") if person else None
         who = name or (f"unnamed person {person}" if person else "a face not yet grouped")
-        boxes.append({"face_id": face["face_id"], "src": f"/faces/{quote(face['face_id'])}.jpg", "name": name,
-                      "person_id": person, "href": f"/persons/{quote(person)}" if person else None,
+        boxes.append({"face_id": face["face_id"], "src": face_url(face["face_id"]), "name": name,
+                      "person_id": person, "href": person_url(person) if person else None,
                       "label": f"{who}, face {number} of {len(faces)}", "current": face["face_id"] == current,
                       "style": position(face["bbox"], photo["width"], photo["height"])})
     return boxes

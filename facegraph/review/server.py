@@ -12,16 +12,17 @@ from facegraph.review.security import TOKEN_PARAM, access_token, host_name, reac
 
 
 def serve(graph, host: str = "127.0.0.1", port: int = 8000, *, token: str | None = None,
-          ready: Callable[[str], None] | None = None) -> None:
+          ready: Callable[[str], None] | None = None, **options) -> None:
     """Serve the review app of `graph` on `host`:`port` until interrupted (Ctrl+C); `ready` is called with its URL
     once it listens. On a loopback address (the default) it needs no token unless `token` is given; on any other
     every request must carry `token`, or a random one made here, which the URL then ends in (`?token=...`). It
-    answers only to the Host names it is reachable by (`security.reachable_hosts`)."""
+    answers only to the Host names it is reachable by (`security.reachable_hosts`). `options` go to `create_app`
+    (`thumbnails`, `min_faces`)."""
     import uvicorn
 
     token = access_token(host, token)
     sock = listen(host, port)
-    app = create_app(graph, hosts=reachable_hosts(host), token=token)
+    app = create_app(graph, hosts=reachable_hosts(host), token=token, **options)
     if ready:
         ready(f"http://{host_name(host)}:{sock.getsockname()[1]}/" + (f"?{TOKEN_PARAM}={token}" if token else ""))
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])

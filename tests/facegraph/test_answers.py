@@ -5,7 +5,6 @@ from collections import Counter
 
 import pytest
 
-from evaluation.labeled import load_labeled_set, main_face
 from facegraph.errors import InvalidRequestError, StaleQuestionError
 from facegraph.persons import FaceGraph
 from facegraph.store.base import FACES
@@ -13,16 +12,9 @@ from facegraph.store.base import FACES
 SPLIT_TAU = 0.6  # well above the default: five_celebs' identities fall apart into several persons each
 
 
-@pytest.fixture(scope="module")
-def indexed(datasets, default_pipeline, tmp_path_factory):
-    """five_celebs indexed once, and each main face's identity."""
-    photos = load_labeled_set(datasets / "five_celebs")
-    results = default_pipeline.run([photo.path for photo in photos])
-    identity = {main_face(result).face_id: photo.identity for photo, result in zip(photos, results)}
-    folder = tmp_path_factory.mktemp("answers") / "store"
-    with FaceGraph(folder, pipeline=default_pipeline) as graph:
-        graph.index([photo.path for photo in photos])
-    return folder, identity
+@pytest.fixture
+def indexed(five_celebs_indexed):
+    return five_celebs_indexed
 
 
 @pytest.fixture

@@ -5,29 +5,18 @@ import shutil
 
 import pytest
 
-from evaluation.labeled import load_labeled_set, main_face
 from facegraph.errors import InvalidRequestError
 from facegraph.persons import FaceGraph
 from facegraph.queries import PLACES
 from facegraph.store.base import FACES, PERSONS, PHOTOS
 
 
-@pytest.fixture(scope="module")
-def indexed(datasets, default_pipeline, tmp_path_factory):
-    """five_celebs indexed and clustered once, and the faces its labels name (each photo's largest)."""
-    photos = load_labeled_set(datasets / "five_celebs")
-    labeled = {main_face(result).face_id for result in default_pipeline.run([photo.path for photo in photos])}
-    folder = tmp_path_factory.mktemp("people") / "store"
-    with FaceGraph(folder, pipeline=default_pipeline) as graph:
-        graph.index([photo.path for photo in photos])
-        graph.cluster_all()
-    return folder, labeled
-
-
 @pytest.fixture
-def graph(indexed, tmp_path, default_pipeline):
-    shutil.copytree(indexed[0], tmp_path / "store")
+def graph(five_celebs_indexed, tmp_path, default_pipeline):
+    """five_celebs, clustered at the default."""
+    shutil.copytree(five_celebs_indexed[0], tmp_path / "store")
     with FaceGraph(tmp_path / "store", pipeline=default_pipeline) as graph:
+        graph.cluster_all()
         yield graph
 
 
@@ -45,9 +34,9 @@ def all_people(graph, place: str, **options) -> list[dict]:
     return graph.people(place, limit=10_000, **options).persons
 
 
-def test_the_face_gate_keeps_every_labeled_face_and_puts_background_persons_apart(graph, indexed):
+def test_the_face_gate_keeps_every_labeled_face_and_puts_background_persons_apart(graph, five_celebs_indexed):
     unsure = set(graph.collection.unsure_face_ids())
-    assert unsure and not unsure & indexed[1]  # some faces are unsure, none of those a label names
+    assert unsure and not unsure & set(five_celebs_indexed[1])  # some faces are unsure, none of those a label names
     listing = {place: all_people(graph, place, min_faces=1) for place in PLACES}
     assert sum(map(len, listing.values())) == len(graph.collection.person_sizes())
     assert listing["unsure"] and not listing["small"] and not listing["hidden"]

@@ -7,7 +7,6 @@ work, and `facegraph serve` needs an access token wherever it listens beyond loo
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -17,39 +16,14 @@ from fastapi.testclient import TestClient
 
 from facegraph.cli import cli
 from facegraph.errors import InvalidRequestError, PersonNotFoundError
-from facegraph.persons import FaceGraph
 from facegraph.review import create_app
 from facegraph.review.security import TOKEN_COOKIE, AccessToken, access_token, reachable_hosts
-from facegraph.store.base import FACES, PERSONS, PHOTOS
+from tests.facegraph.conftest import everything
 
-PEOPLE = ("Madonna", "Elton_John", "Jerry_Seinfeld")
 LOOPBACK = "http://127.0.0.1:8000"  # the app as `facegraph serve` runs it by default
 REMOTE = "http://192.0.2.10:8000"  # the app as served on another address (a documentation address: never bound)
 TOKEN = "the-access-token-of-this-test"
 LONG = "a" * 10_000
-
-
-@pytest.fixture(scope="module")
-def template(datasets, default_pipeline, tmp_path_factory):
-    """A clustered store of six photos of each of three people, made once and copied for each test."""
-    folder = tmp_path_factory.mktemp("review_security") / "store"
-    with FaceGraph(folder, pipeline=default_pipeline) as graph:
-        graph.index([photo for who in PEOPLE for photo in sorted((datasets / "five_celebs" / who).iterdir())[:6]])
-        graph.cluster_all()
-    return folder
-
-
-@pytest.fixture
-def graph(template, tmp_path):
-    shutil.copytree(template, tmp_path / "store")
-    with FaceGraph(tmp_path / "store") as graph:
-        yield graph
-
-
-def everything(graph) -> dict:
-    """Every point of every collection, to tell whether anything was written."""
-    return {collection: sorted(map(repr, (p.payload for p in graph.store.scroll(collection))))
-            for collection in (FACES, PERSONS, PHOTOS)}
 
 
 def served(graph, *, token: str | None = None) -> TestClient:
