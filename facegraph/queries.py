@@ -103,6 +103,10 @@ class Queries:
         found = dict.fromkeys(h.payload.get("person_id") for h in hits)
         return [p for p in found if p and p != person_id][:limit]
 
+    def names(self) -> list[str]:
+        """Every name persons hold, sorted (any case)."""
+        return sorted({r["name"] for r in self.records.corrected().values() if r.get("name")}, key=str.casefold)
+
     def persons_named(self, name: str) -> list[str]:
         """The persons that hold `name` (any case), sorted."""
         wanted = name.strip().casefold()

@@ -79,13 +79,13 @@ def people_routes(graph, lock, view: Callable, notes: Notes, *, min_faces: int) 
             found = graph.get_person(person_id)
             faces = shown_faces(graph, found)
             nearest = [graph.get_person(p) for p in graph.queries.nearest_persons(person_id, NEAREST)]
-            named = graph.people("persons", limit=1000).persons  # named ones first: the move's autocomplete
+            names = graph.queries.names()  # the move's autocomplete
         start = (page - 1) * FACES_PAGE
         shown = [{"face_id": f["face_id"], "image_id": f["image_id"], "src": face_url(f["face_id"]), "n": start + n + 1,
                   "unsure": False} for n, f in enumerate(faces[start : start + FACES_PAGE])]
         pages = max(1, math.ceil(len(faces) / FACES_PAGE))
         return view(request, "person.html", person=found, label=label(found), version=version(found), faces=shown,
-                    nearest=[card(p) for p in nearest], names=sorted({p["name"] for p in named if p.get("name")}),
+                    nearest=[card(p) for p in nearest], names=names,
                     max_name=MAX_NAME_LENGTH, page=Pager(page, has_next=page < pages, last=pages))
 
     @router.get("/not-faces")

@@ -157,7 +157,7 @@ def test_screenshots_of_the_grid_a_person_the_photo_view_and_a_phone(graph, brow
             page = browser.new_page(viewport={"width": width, "height": 844 if width == 390 else 900})
             page.goto(server.url + url)
             page.wait_for_load_state("networkidle")
-            page.add_style_tag(content="img { filter: blur(7px); }")
+            page.add_style_tag(content="img { filter: blur(12px); }")
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{name}: {overflow} px wider than the window"
             page.screenshot(path=shots / f"{name}.png")
