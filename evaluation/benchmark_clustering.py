@@ -2,10 +2,18 @@
 faces. Prints figures and the machine; it asserts nothing.
 
     python -m evaluation.benchmark_clustering [--faces 1000000] [--server-path]
+    python -m evaluation.benchmark_clustering --library family|newsroom [--scale 0.02]
+    python -m evaluation.benchmark_clustering --large-person 2000 4000 8000
 
 The faces are unit vectors with identity structure: persons of Zipf-like sizes (from 1 face to 400), each face its
 person's direction plus noise, scaled so that two faces of one person have a cosine of about 0.55 on average (spread
-0.35 to 0.75) and faces of different persons about 0, as ArcFace faces do.
+0.35 to 0.75) and faces of different persons about 0, as ArcFace faces do. Every face is clear (quality_score 30)
+and alone in its photo.
+
+`--library` makes a real library's faces instead (`synthetic_library`): persons sized as a family's or a newsroom's
+(`LIBRARIES`, then the Zipf-like tail), a face's cosine with its person falling with its quality_score as real faces'
+does (`ALIKENESS_BY_QUALITY`: same-person pairs from about 0.2 to 0.8, a poor face meeting its person at 0.25 to
+0.5), 12% of them poor (quality under 20), and a quarter of them sharing a photo.
 
 What it measures, in one run (speeds as ratios within it, because the machines are shared and noisy):
 - the neighbour graph, approximate against exact: time, recall of the exact k nearest, and BCubed F1 of the
@@ -17,8 +25,13 @@ What it measures, in one run (speeds as ratios within it, because the machines a
 - `optimize` (Qdrant Edge's HNSW build), then `assign_person` latency, median and p99, for new faces of persons in
   the store (`newcomers`) and for faces of new persons.
 - ingest: `add_photos` throughput into the full store against an empty one.
-- with `--large-person N [N ...]` (alone): one synthetic person of each size clustered at the default, linked over
-  the graph as a part above `clustering.MAX_LINKAGE_FACES` is, and up to that bound by scipy too.
+- with `--large-person N [N ...]` (alone): one synthetic person of each size, made as `--library` makes its
+  persons, clustered at the default as `cluster_all` does: linked over the graph, as a part above
+  `clustering.MAX_LINKAGE_FACES` is, and up to that bound by scipy too.
+- with `--library family|newsroom` (alone): a million faces (`--scale` times that), the percentiles of its
+  same-person cosines by quality and how near different persons come (on a sample), then `cluster_all` in a fresh
+  process (each phase, peak RSS) and the persons it found against the synthetic ones (BCubed, the largest persons'
+  pieces, the faces left alone).
 - with `--server-path`: the graph through qdrant-client (`ServerStore.nearest_faces`, batched searches by point id)
   on the same faces in qdrant-client's local mode, the stand-in for a server here, or on the server at
   `--server-url`.
@@ -33,6 +46,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -47,7 +62,7 @@ from facegraph.vectors import label_sums
 from facegraph.constraints import Faces
 from facegraph.persons import FaceGraph
 from facegraph.pipeline import Face, PhotoFaces
-from facegraph.store.base import PAGE
+from facegraph.store.base import FACES, PAGE
 from facegraph.store.embedded import EmbeddedStore
 
 DIMENSION = 512
@@ -57,24 +72,176 @@ DEFAULT = ClusterSettings()
 def synthetic_faces(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """`count` unit vectors and their person labels."""
     rng = np.random.default_rng(seed)
+    sizes = long_tail(count, rng)
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    return faces_of_persons(labels, rng), labels
+
+
+def long_tail(count: int, rng: np.random.Generator) -> np.ndarray:
+    """Person sizes adding up to `count`, Zipf-like (exponent 1.8) from 1 face to 400: about half the persons have
+    one face."""
     sizes = np.minimum(rng.zipf(1.8, size=count), 400)
     persons = int(np.searchsorted(np.cumsum(sizes), count)) + 1
     sizes = sizes[:persons]
     sizes[-1] -= sizes.sum() - count
-    labels = np.repeat(np.arange(persons), sizes)
-    return faces_of_persons(labels, rng), labels
+    return sizes
 
 
-def faces_of_persons(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A unit vector per face: its person's random direction plus noise."""
+def faces_of_persons(labels: np.ndarray, rng: np.random.Generator, noise_norms: np.ndarray | None = None) -> np.ndarray:
+    """A unit vector per face: its person's random direction plus noise of norm s, from `noise_norms` or else
+    uniform in 0.75 to 1.05. Two faces of a person meet at about 1 / sqrt((1 + s1^2)(1 + s2^2)), since noise is
+    nearly orthogonal to everything in 512 dimensions."""
     centres = rng.standard_normal((labels.max() + 1, DIMENSION), dtype=np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    # noise of norm s per face: two faces of a person meet at about 1 / (1 + s^2)
     noise = rng.standard_normal((len(labels), DIMENSION), dtype=np.float32)
-    noise *= (rng.uniform(0.75, 1.05, size=len(labels)).astype(np.float32) / np.linalg.norm(noise, axis=1))[:, None]
+    norms = rng.uniform(0.75, 1.05, size=len(labels)) if noise_norms is None else noise_norms
+    noise *= (norms.astype(np.float32) / np.linalg.norm(noise, axis=1))[:, None]
     noise += centres[labels]
     noise /= np.linalg.norm(noise, axis=1, keepdims=True)
     return noise
+
+
+# ---- a realistic library: persons of a family's or a newsroom's sizes, faces of real spread and quality ---------
+
+LIBRARY_FACES = 1_000_000
+# The persons a library has beyond the long tail, at a million faces (`--scale` shrinks them with the library):
+# a family's three children and twenty relatives and friends; a newsroom's head of state and a hundred recurring
+# public figures (ministers, athletes) of 8,000 down to 500 faces, its heavier tail. The rest is `long_tail`.
+LIBRARIES = {"family": np.r_[100_000, 60_000, 40_000, np.linspace(20_000, 5_000, 20)],
+             "newsroom": np.r_[150_000, np.geomspace(8_000, 500, 100)]}
+POOR_SHARE = 0.12  # faces with quality_score under 20 (LFW has 2.5%, its degraded copy about 10%)
+# A face's cosine with its person's direction by quality_score, so that two clear faces (about 24, as LFW's median
+# face) meet at about 0.64 and a poor one meets clear ones at 0.25 to 0.5: as the labeled sets measure (same-person
+# median 0.64 to 0.72 where the poorer face scores 25+, 0.26 to 0.46 where it scores 15 to 20).
+ALIKENESS_BY_QUALITY = ((5.0, 20.0, 24.0, 28.0), (0.30, 0.62, 0.80, 0.86))
+PHOTO_FACES = ((1, 2, 3, 4), (0.88, 0.07, 0.03, 0.02))  # faces a photo holds, and the share of photos of each
+
+
+@dataclass(frozen=True)
+class Library:
+    """Synthetic faces in store order (photo by photo): vectors, true persons, quality scores, photo numbers and
+    face ids."""
+
+    vectors: np.ndarray
+    labels: np.ndarray
+    quality: np.ndarray
+    photos: np.ndarray
+    face_ids: list[str]
+
+
+def library_sizes(name: str, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """The person sizes of library `name` at `scale` times a million faces: its own persons, then the long tail."""
+    own = np.maximum(np.rint(LIBRARIES[name] * scale), 1).astype(np.int64)
+    tail = round(LIBRARY_FACES * scale) - int(own.sum())
+    if tail < 1:
+        raise ValueError(f"scale {scale} leaves no room for the long tail beside the {name} library's own persons")
+    return np.r_[own, long_tail(tail, rng)]
+
+
+def synthetic_library(sizes: np.ndarray, rng: np.random.Generator) -> Library:
+    """Persons of these sizes, their faces spread with quality as real ones (`face_qualities`, `noise_of_quality`)
+    and gathered into photos (`photo_of_faces`)."""
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    photos = photo_of_faces(labels, rng)
+    order = np.argsort(photos, kind="stable")  # the store takes the faces photo by photo
+    labels, photos = labels[order], photos[order]
+    quality = face_qualities(len(labels), rng)
+    return Library(faces_of_persons(labels, rng, noise_of_quality(quality, rng)), labels, quality, photos,
+                   photo_face_keys(photos))
+
+
+def face_qualities(count: int, rng: np.random.Generator) -> np.ndarray:
+    """A quality_score per face: POOR_SHARE of them poor, 5 to 20 with more near 20 (a triangular law: the poorer,
+    the rarer), the rest clear, about 24 (sd 2, LFW's spread) from 20 to 32."""
+    quality = np.clip(rng.normal(24.0, 2.0, size=count), 20.0, 32.0)
+    poor = rng.random(count) < POOR_SHARE
+    quality[poor] = rng.triangular(5.0, 20.0, 20.0, size=int(poor.sum()))
+    return quality.astype(np.float32)
+
+
+def noise_of_quality(quality: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each face's noise norm for `faces_of_persons`: the norm s at which its cosine with its person's direction,
+    1 / sqrt(1 + s^2), is ALIKENESS_BY_QUALITY at its quality, give or take 0.05."""
+    alikeness = np.interp(quality, *ALIKENESS_BY_QUALITY) + rng.uniform(-0.05, 0.05, size=len(quality))
+    return np.sqrt(1.0 / alikeness**2 - 1.0)
+
+
+def photo_of_faces(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A photo number per face (0, 1, ...), the faces dealt at random into photos of PHOTO_FACES faces, so that
+    the same-photo rule is exercised; a face whose person is in its photo already gets a photo of its own."""
+    n = len(labels)
+    photos = np.repeat(np.arange(n), rng.choice(PHOTO_FACES[0], p=PHOTO_FACES[1], size=n))[:n][rng.permutation(n)]
+    _, first = np.unique(photos * (labels.max() + 1) + labels, return_index=True)
+    again = np.ones(n, dtype=bool)
+    again[first] = False
+    photos[again] = n + np.arange(again.sum())
+    return np.unique(photos, return_inverse=True)[1].reshape(-1)
+
+
+# ---- what the library's faces look like, measured --------------------------------------------------------------
+
+PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
+QUALITY_BANDS = {"both clear (20+)": (20.0, np.inf), "poorer 25+": (25.0, np.inf), "poorer 15-20": (15.0, 20.0),
+                 "poorer under 15": (0.0, 15.0), "poorer under 20": (0.0, 20.0)}
+
+
+def same_person_pairs(labels: np.ndarray, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """`count` random faces, each with another face of its person drawn at random (faces alone in their person
+    dropped): a sample of same-person pairs weighted as the library's faces are."""
+    by_person = np.argsort(labels, kind="stable")
+    sizes = np.bincount(labels)
+    first = np.r_[0, np.cumsum(sizes)[:-1]]
+    faces = rng.integers(0, len(labels), size=count)
+    person = labels[faces]
+    others = by_person[first[person] + rng.integers(0, sizes[person])]
+    kept = others != faces
+    return faces[kept], others[kept]
+
+
+def pair_cosines(vectors: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", vectors[a], vectors[b])
+
+
+def nearest_stranger(library: Library, faces: np.ndarray) -> np.ndarray:
+    """Each of `faces`' highest cosine with a face of another person, over the whole library."""
+    best = np.empty(len(faces), dtype=np.float32)
+    for start in range(0, len(faces), 16):
+        rows = faces[start : start + 16]
+        similarity = library.vectors[rows] @ library.vectors.T
+        similarity[library.labels[rows][:, None] == library.labels[None, :]] = -1.0
+        best[start : start + 16] = similarity.max(axis=1)
+    return best
+
+
+def print_spread(library: Library, *, pairs: int = 200_000, strangers: int = 500, seed: int = 3) -> None:
+    """The within-person cosines by the poorer face's quality, and how near faces of different persons come, on
+    samples of `pairs` pairs and of `strangers` faces."""
+    rng = np.random.default_rng(seed)
+    a, b = same_person_pairs(library.labels, pairs, rng)
+    cosines, poorer = pair_cosines(library.vectors, a, b), np.minimum(library.quality[a], library.quality[b])
+    print(f"same-person cosines, percentiles {'/'.join(map(str, PERCENTILES))} of {len(a)} pairs (a random face and "
+          f"another of its person): all {percentiles(cosines)}")
+    for band, (low, high) in QUALITY_BANDS.items():
+        inside = (poorer >= low) & (poorer < high)
+        print(f"  {band}: {percentiles(cosines[inside])} ({inside.mean():.1%} of the pairs)")
+    print_different_persons(library, pairs, strangers, rng)
+
+
+def print_different_persons(library: Library, pairs: int, strangers: int, rng: np.random.Generator) -> None:
+    n = len(library.labels)
+    a, b = rng.integers(0, n, size=(2, pairs))
+    different = library.labels[a] != library.labels[b]
+    cosines = pair_cosines(library.vectors, a[different], b[different])
+    print(f"different persons: {different.sum()} random pairs, median {np.median(cosines):.3f}, "
+          f"sd {cosines.std():.3f}, 99.9th percentile {np.percentile(cosines, 99.9):.3f}, largest {cosines.max():.3f}")
+    best = nearest_stranger(library, rng.choice(n, size=min(strangers, n), replace=False))
+    print(f"  the nearest face of another person, for {len(best)} faces among all {n}: median {np.median(best):.3f}, "
+          f"90th percentile {np.percentile(best, 90):.3f}, largest {best.max():.3f}; "
+          f"{np.mean(best >= 0.25):.1%} at 0.25 or more")
+
+
+def percentiles(values: np.ndarray) -> str:
+    return "/".join(f"{v:.2f}" for v in np.percentile(values, PERCENTILES)) if len(values) else "none"
 
 
 def newcomers(vectors: np.ndarray, labels: np.ndarray, count: int, seed: int = 1) -> np.ndarray:
@@ -93,13 +260,23 @@ def newcomers(vectors: np.ndarray, labels: np.ndarray, count: int, seed: int = 1
 
 
 def face_keys(count: int, prefix: str = "") -> list[str]:
-    return [f"{prefix}{n:016x}_face0" for n in range(count)]
+    """Face ids of `count` one-face photos."""
+    return photo_face_keys(np.arange(count), prefix)
 
 
-def fill_store(graph: FaceGraph, vectors: np.ndarray, keys: list[str]) -> None:
+def photo_face_keys(photos: np.ndarray, prefix: str = "") -> list[str]:
+    """A face id (`{image_id}_face{n}`) per face, given each face's photo number, the faces sorted by photo."""
+    place = np.arange(len(photos)) - np.searchsorted(photos, photos)  # the face's place in its photo
+    return [f"{prefix}{photo:016x}_face{n}" for photo, n in zip(photos.tolist(), place.tolist())]
+
+
+def fill_store(graph: FaceGraph, vectors: np.ndarray, keys: list[str], quality: np.ndarray | None = None) -> None:
+    """The faces into the store, each with its quality_score (30, a clear face's, if not given)."""
+    quality = np.full(len(keys), 30.0) if quality is None else quality
     for start in range(0, len(keys), 10 * PAGE):
         part = keys[start : start + 10 * PAGE]
-        graph.collection.add_faces(part, vectors[start : start + len(part)], [synthetic_payload(key) for key in part])
+        payloads = [synthetic_payload(key, float(q)) for key, q in zip(part, quality[start : start + len(part)])]
+        graph.collection.add_faces(part, vectors[start : start + len(part)], payloads)
 
 
 def percentile_ms(samples: list[float], q: float) -> float:
@@ -166,29 +343,66 @@ def compare_graphs(vectors: np.ndarray, labels: np.ndarray, *, sample: int, exac
     return figures
 
 
-def large_person(size: int) -> str:
-    """One synthetic person of `size` faces (a child in a family library) clustered at the default: linked over
-    the graph (`sparse_linkage`, what a component of more than MAX_LINKAGE_FACES faces gets) and, up to that bound,
-    by scipy on the full matrix as well. Into how many persons it falls, and how long each takes."""
-    vectors = faces_of_persons(np.zeros(size, dtype=np.int64), np.random.default_rng(2))
-    graph = neighbours.neighbour_graph(vectors, threshold=DEFAULT.lowest_threshold, k=DEFAULT.neighbours)
-    faces = Faces(vectors)
-    level, shifts = clustering.quality_levels(faces, DEFAULT)
-    start = time.perf_counter()
-    groups = sparse_linkage.average_linkage(graph, vectors, DEFAULT.threshold, pins=faces.pins,
-                                            photos=faces.photo_numbers, level=level, shifts=shifts)
-    line = f"over the graph {time.perf_counter() - start:.1f}s ({len(np.unique(groups))} persons)"
+def large_person(size: int, exact_limit: int) -> str:
+    """One synthetic person of `size` faces (a child in a family library), spread and of quality as a library's
+    faces are, clustered at the default as `cluster_all` clusters it: linked over the graph (what a part of more
+    than MAX_LINKAGE_FACES faces gets) at the shipped ε, and, up to `exact_limit` faces, exactly (ε = 0), with
+    how far the two agree (BCubed F1 of one against the other); up to MAX_LINKAGE_FACES, by scipy on the full
+    matrix as well. Into how many persons it falls, and how long each takes."""
+    library = synthetic_library(np.array([size]), np.random.default_rng(2))
+    graph = neighbours.neighbour_graph(library.vectors, threshold=DEFAULT.lowest_threshold, k=DEFAULT.neighbours)
+    faces = Faces(library.vectors, quality=library.quality)
+    found, line = default_persons(graph, faces, library.labels, linkage_bound=0)
+    line = f"over the graph, ε {sparse_linkage.EPSILON}: {line}"
+    if size <= exact_limit:
+        with linkage_epsilon(0.0):
+            exact, exact_line = default_persons(graph, faces, library.labels, linkage_bound=0)
+        line += f"; exactly (ε 0): {exact_line}; agreement {bcubed_scores(exact, found)[2]:.4f}"
     if size <= clustering.MAX_LINKAGE_FACES:
-        start = time.perf_counter()
-        groups = clustering.cluster_average(graph, faces, DEFAULT)
-        line += f", scipy on the full matrix {time.perf_counter() - start:.1f}s ({len(np.unique(groups))} persons)"
+        line += ("; scipy on the full matrix: "
+                 + default_persons(graph, faces, library.labels, linkage_bound=clustering.MAX_LINKAGE_FACES)[1])
     return line
+
+
+def default_persons(graph, faces: Faces, labels: np.ndarray, *, linkage_bound: int) -> tuple[np.ndarray, str]:
+    """`clustering.cluster` at the default, parts of more than `linkage_bound` faces linked over the graph: the
+    persons found, and a line of its time and its persons against `labels`."""
+    with max_linkage_faces(linkage_bound):
+        start = time.perf_counter()
+        found = clustering.cluster(graph, faces, DEFAULT)
+        seconds = time.perf_counter() - start
+    sizes = np.bincount(found)
+    return found, (f"{seconds:.1f}s ({len(sizes)} persons, the largest {sizes.max()}, "
+                   f"BCubed F1 {bcubed_scores(labels, found)[2]:.4f})")
+
+
+@contextmanager
+def max_linkage_faces(bound: int):
+    """The largest part scipy links on its full matrix set to `bound` for a while (as the tests lower it)."""
+    saved = clustering.MAX_LINKAGE_FACES
+    clustering.MAX_LINKAGE_FACES = bound
+    try:
+        yield
+    finally:
+        clustering.MAX_LINKAGE_FACES = saved
+
+
+@contextmanager
+def linkage_epsilon(epsilon: float):
+    """`sparse_linkage.EPSILON`, how far the linkage over the graph approximates, set to `epsilon` for a while."""
+    saved = sparse_linkage.EPSILON
+    sparse_linkage.EPSILON = epsilon
+    try:
+        yield
+    finally:
+        sparse_linkage.EPSILON = saved
 
 
 def cluster_in_child(store_path: str) -> dict:
     """`cluster_all` at the default in a fresh process over the store: its figures, that process's peak RSS, and
-    the peak RSS within each phase (sampled every 0.2 s), to see which phase holds the memory."""
-    code = ("import json, os, resource, threading, time\n"
+    the peak RSS within each phase (sampled every 0.2 s), to see which phase holds the memory. The peak is the
+    process's own (VmHWM): its getrusage maxrss would start from this process's, which it keeps across exec."""
+    code = ("import json, os, threading, time\n"
             "from facegraph.persons import FaceGraph\n"
             "peaks, current, page = {}, ['opening the store'], os.sysconf('SC_PAGE_SIZE')\n"
             "def sample():\n"
@@ -200,8 +414,8 @@ def cluster_in_child(store_path: str) -> dict:
             "start = time.perf_counter(); report = graph.cluster_all(phase=lambda step: current.__setitem__(0, step))\n"
             "total = time.perf_counter() - start; time.sleep(0.3)\n"
             "graph.close()\n"
-            "print(json.dumps(report.to_dict() | {'total': total, 'peak_rss_kib': "
-            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+            "hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+            "print(json.dumps(report.to_dict() | {'total': total, 'peak_rss_kib': int(hwm.split()[1]), "
             "'peak_rss_gib_by_phase': {k: round(v / 2**30, 2) for k, v in peaks.items()}}))\n")
     output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
@@ -245,6 +459,59 @@ def server_path(vectors: np.ndarray, rows: np.ndarray, exact: list[set], url: st
     return f"{seconds:.0f}s for {len(vectors)} faces, recall {recall(knn, rows, exact):.4f}"
 
 
+def library_run(name: str, scale: float) -> None:
+    """A synthetic library of `name`'s persons at `scale`: its shape, `cluster_all` at the default in a fresh
+    process over the embedded store, and the persons it found against the synthetic ones."""
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    library = synthetic_library(library_sizes(name, scale, rng), rng)
+    print_library(name, scale, library, time.perf_counter() - start)
+    print_spread(library)
+    with tempfile.TemporaryDirectory() as folder:
+        with FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
+            start = time.perf_counter()
+            fill_store(graph, library.vectors, library.face_ids, library.quality)
+            print(f"upsert into Qdrant Edge: {time.perf_counter() - start:.0f}s")
+        print_cluster_run(cluster_in_child(folder))
+        print_persons_found(library, persons_in_store(folder, library.face_ids))
+
+
+def print_library(name: str, scale: float, library: Library, seconds: float) -> None:
+    sizes, own = np.bincount(library.labels), len(LIBRARIES[name])
+    faces_in_photo = np.bincount(library.photos)[library.photos]
+    print(f"{name} library at scale {scale:g}: {len(library.labels)} faces of {len(sizes)} persons, made in "
+          f"{seconds:.0f}s: its own {own} persons of {sizes[:own].max()} down to {sizes[:own].min()} faces "
+          f"({sizes[:own].sum() / len(library.labels):.0%} of the faces), then {len(sizes) - own} of 1 to "
+          f"{sizes[own:].max()} ({np.mean(sizes[own:] == 1):.0%} of one face); {np.mean(library.quality < 20):.1%} "
+          f"of the faces poor (quality_score under 20); {len(np.unique(library.photos))} photos, "
+          f"{np.mean(faces_in_photo > 1):.1%} of the faces in photos of 2 to {faces_in_photo.max()}")
+
+
+def persons_in_store(folder: str, face_ids: list[str]) -> np.ndarray:
+    """The person of each of `face_ids` in the store, as labels (a face without a person alone in its own)."""
+    with FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
+        person_of = {point.payload["face_id"]: point.payload.get("person_id")
+                     for page in graph.store.scroll_pages(FACES, fields=["face_id", "person_id"]) for point in page}
+    return np.unique([person_of[face] or face for face in face_ids], return_inverse=True)[1].reshape(-1)
+
+
+def print_persons_found(library: Library, found: np.ndarray) -> None:
+    """BCubed against the synthetic persons, persons found against true ones, the largest persons' pieces, and
+    which faces were left alone."""
+    precision, recall, f1 = bcubed_scores(library.labels, found)
+    true_sizes, found_sizes = np.bincount(library.labels), np.bincount(found)
+    print(f"persons: {len(found_sizes)} found for {len(true_sizes)} true ({np.sum(found_sizes == 1)} of one face "
+          f"against {np.sum(true_sizes == 1)}); BCubed precision {precision:.4f}, recall {recall:.4f}, F1 {f1:.4f}")
+    pieces = [np.bincount(found[library.labels == person]) for person in np.argsort(-true_sizes)[:3]]
+    print("  the three largest persons: " + "; ".join(
+        f"{piece.sum()} faces, {piece.max() / piece.sum():.1%} in its main person (split into "
+        f"{np.count_nonzero(piece)})" for piece in pieces))
+    split_off = (found_sizes[found] == 1) & (true_sizes[library.labels] > 1)
+    poor = library.quality < 20
+    print(f"  faces left alone though their person has others: {split_off[poor].mean():.1%} of the poor faces, "
+          f"{split_off[~poor].mean():.2%} of the clear ones")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--faces", type=int, default=100_000, help="faces in the collection")
@@ -259,14 +526,25 @@ def main() -> None:
     parser.add_argument("--server-path", type=int, default=0, metavar="FACES",
                         help="also time the graph through qdrant-client's local mode on this many faces")
     parser.add_argument("--server-url", help="with --server-path: a Qdrant server or cluster to time, not local mode")
+    parser.add_argument("--exact-linkage-limit", type=int, default=20_000, metavar="FACES",
+                        help="with --large-person: link exactly (ε 0) too, up to this size, to compare")
     parser.add_argument("--large-person", type=int, nargs="*", default=[], metavar="FACES",
                         help="only cluster one synthetic person of each of these sizes (e.g. 4000 20000 100000)")
+    parser.add_argument("--library", choices=sorted(LIBRARIES),
+                        help="only cluster a synthetic library of a million faces with a family's or a newsroom's "
+                             "persons (see --scale)")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="with --library: every person's size times this (0.02: 20,000 faces, the largest person "
+                             "of a family 2,000)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"settings: {DEFAULT.name}, k={DEFAULT.neighbours}, graph edges from cosine {DEFAULT.lowest_threshold}")
     if args.large_person:
         for size in args.large_person:
-            print(f"one person of {size} faces: {large_person(size)}")
+            print(f"one person of {size} faces: {large_person(size, args.exact_linkage_limit)}")
+        return
+    if args.library:
+        library_run(args.library, args.scale)
         return
     start = time.perf_counter()
     extra = args.assign + 2 * args.ingest
@@ -283,12 +561,7 @@ def main() -> None:
             start = time.perf_counter()
             fill_store(graph, vectors, face_keys(args.faces))
             print(f"upsert into Qdrant Edge: {time.perf_counter() - start:.0f}s")
-        run = cluster_in_child(folder)
-        phases = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in run["seconds"].items())
-        print(f"cluster_all (fresh process): {run['total']:.0f}s ({phases}); {run['persons']} persons, "
-              f"{run['faces_rewritten']} faces written; peak RSS {run['peak_rss_kib'] / 2**20:.2f} GiB")
-        print("  peak RSS within each phase (GiB): " + ", ".join(f"{phase} {gib}" for phase, gib in
-                                                                 run["peak_rss_gib_by_phase"].items()))
+        print_cluster_run(cluster_in_child(folder))
         if not args.cluster_only:
             print_store_figures(folder, new_vectors, newcomers(vectors, labels, args.assign), args)
 
@@ -298,6 +571,14 @@ def main() -> None:
         exact = exact_rows(part, rows, DEFAULT.neighbours, DEFAULT.lowest_threshold)
         where = f"Qdrant at {args.server_url}" if args.server_url else "qdrant-client local mode"
         print(f"server path ({where}, batched searches by id): {server_path(part, rows, exact, args.server_url)}")
+
+
+def print_cluster_run(run: dict) -> None:
+    phases = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in run["seconds"].items())
+    print(f"cluster_all (fresh process): {run['total']:.0f}s ({phases}); {run['persons']} persons, "
+          f"{run['faces_rewritten']} faces written; peak RSS {run['peak_rss_kib'] / 2**20:.2f} GiB")
+    print("  peak RSS within each phase (GiB): " + ", ".join(f"{phase} {gib}" for phase, gib in
+                                                             run["peak_rss_gib_by_phase"].items()))
 
 
 def print_graph_comparison(vectors: np.ndarray, labels: np.ndarray, args) -> None:

@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 from facegraph.cluster_settings import ClusterSettings
 from facegraph.constraints import Faces, enforce, pin_edges
 from facegraph.person_merges import merge_nearest_persons
-from facegraph.sparse_linkage import QUALITY_LEVELS, average_linkage
+from facegraph.sparse_linkage import QUALITY_LEVELS, Seeds, average_linkage
 
 MAX_LINKAGE_FACES = 4000  # average linkage holds a component's full similarity matrix: bound its size
 SEED = 0  # the randomised methods (whispers, infomap, leiden) run seeded, so the same input gives the same persons
@@ -234,17 +234,54 @@ def cluster(graph: csr_matrix, faces: Faces, settings: ClusterSettings) -> np.nd
     `graph` is a neighbour graph down to `settings.lowest_threshold` or lower: its edges are shifted for quality
     and cut at τ here."""
 
+    graph = linkable(graph, faces, settings)
+    labels = enforce(METHODS[settings.method](graph, faces, settings), graph, faces)
+    if settings.merge_threshold is not None:
+        labels = merge_nearest_persons(labels, faces, settings.merge_threshold)
+    return renumber(labels)
+
+
+def linkable(graph: csr_matrix, faces: Faces, settings: ClusterSettings) -> csr_matrix:
+    """The graph a method clusters: its edges shifted for quality and cut at τ, and faces pinned to one person
+    linked."""
     if settings.poor_threshold is not None and faces.quality is not None:
         graph = graph.tocoo()
         graph.data = graph.data + settings.similarity_shift(faces.quality[graph.row], faces.quality[graph.col])
         graph = graph.tocsr()
     graph = at_threshold(graph, settings.threshold)
-    if faces.pinned is not None:
-        graph = (graph + pin_edges(faces.pins)).tocsr()
-    labels = enforce(METHODS[settings.method](graph, faces, settings), graph, faces)
-    if settings.merge_threshold is not None:
-        labels = merge_nearest_persons(labels, faces, settings.merge_threshold)
-    return renumber(labels)
+    return (graph + pin_edges(faces.pins)).tocsr() if faces.pinned is not None else graph
+
+
+def cluster_beside(graph: csr_matrix, faces: Faces, seeds: Seeds, seed_edges: coo_matrix, seed_pins: np.ndarray,
+                   settings: ClusterSettings) -> np.ndarray:
+    """Average linkage of `faces` beside large persons that stay as they are (`seeds`: their sums, counts and
+    quality levels, as their records keep them), without reading their faces: a label per face, then per seed.
+
+    `graph` links the faces; `seed_edges` (faces x seeds) each face's shifted similarity to the nearest face of a
+    seed it has among its neighbours; `seed_pins` each seed's number among the pinned persons of `faces.pins`
+    (faces pinned to a seed's person join it). Parts are cut at the connect bar as in `cluster_average`; each is
+    linked over the graph, a seed being too large for the matrix."""
+    n, m = len(faces), len(seed_pins)
+    if settings.poor_threshold is None or faces.quality is None:  # no quality levels: one level for every face
+        seeds = Seeds(seeds.sums, seeds.counts, seeds.counts[:, None])
+    pinned_to_seed = np.flatnonzero(np.isin(faces.pins, seed_pins) & (faces.pins >= 0))
+    seed_of_pin = dict(zip(seed_pins.tolist(), range(m)))
+    to_seed = seed_edges.tocoo()
+    rows = np.r_[to_seed.row, pinned_to_seed]
+    cols = n + np.r_[to_seed.col, [seed_of_pin[p] for p in faces.pins[pinned_to_seed]]].astype(np.int64)
+    weights = np.r_[to_seed.data, np.ones(len(pinned_to_seed))]
+    keep = weights >= settings.threshold
+    whole = linkable(graph, faces, settings).tocoo()
+    rows, cols = np.r_[whole.row, rows[keep]], np.r_[whole.col, cols[keep]]
+    weights = np.r_[whole.data, weights[keep]]
+    nodes = csr_matrix((weights, (rows, cols)), shape=(n + m, n + m))
+    part = connected_components(undirected(at_threshold(nodes, settings.connect_bar)), directed=False)[1]
+    inside = part[rows] == part[cols]
+    nodes = csr_matrix((weights[inside], (rows[inside], cols[inside])), shape=(n + m, n + m))
+    level, shifts = quality_levels(faces, settings)
+    photos = np.r_[faces.photo_numbers, faces.photo_numbers.max(initial=-1) + 1 + np.arange(m)]
+    return average_linkage(nodes, faces.vectors, settings.threshold, pins=np.r_[faces.pins, seed_pins],
+                           photos=photos, level=level, shifts=shifts, apart=faces.apart_pairs, seeds=seeds)
 
 
 def renumber(labels: np.ndarray) -> np.ndarray:

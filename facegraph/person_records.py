@@ -213,13 +213,15 @@ class PersonRecords:
             return True
         return False
 
-    def prepare(self, face_ids, person_of, confidence, settings: dict, scope: list[str] | None = None) -> RecordsPlan:
+    def prepare(self, face_ids, person_of, confidence, settings: dict, scope: list[str] | None = None,
+                kept=()) -> RecordsPlan:
         """Before a recluster writes its faces: mark the run as started (with its settings, for `interrupted_run`)
         and create the records of its new persons, so that a face never names a person without a record, even if
         the process dies in the middle. Returns the plan that `finish` needs.
 
         The faces given are every face, or (with `scope`) all the faces of the persons in `scope` and new ones:
-        only those persons' records may then be deleted."""
+        only those persons' records may then be deleted; the persons in `kept` (large persons of `scope` that only
+        gain faces) keep theirs, representative included."""
         best: dict[str, int] = {}
         for i, person_id in enumerate(person_of):
             if person_id not in best or (confidence[i], -i) > (confidence[best[person_id]], -best[person_id]):
@@ -230,7 +232,9 @@ class PersonRecords:
         created = [new_record(person_id, face_ids[i], stamp) for person_id, i in sorted(best.items()) if person_id not in existing]
         self.journal.mark_run(settings, [r["person_id"] for r in created])
         self.store.upsert(PERSONS, [r["person_id"] for r in created], created)
-        return RecordsPlan({person_id: face_ids[i] for person_id, i in best.items()}, existing)
+        representatives = {person_id: face_ids[i] for person_id, i in best.items()}
+        representatives |= {p: existing[p]["representative_face_id"] for p in kept if p in existing}
+        return RecordsPlan(representatives, existing)
 
     def finish(self, plan: RecordsPlan, centroids: dict[str, dict]) -> None:
         """After the faces are written: refresh representatives and the centroids of persons of two faces or more

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
+from scipy.sparse import coo_matrix
 
 from facegraph import centroids, clustering, neighbours
 from facegraph.cluster_settings import ClusterSettings
@@ -21,9 +22,11 @@ from facegraph.constraints import Faces, photo_numbers
 from facegraph.person_ids import carry_over_ids, fresh_person_id
 from facegraph.person_records import PersonRecords
 from facegraph.store.base import FACE_BYTES
+from facegraph.sparse_linkage import Seeds
 from facegraph.vectors import confidence_towards, confidences
 
 CLUSTER_PHASES = ("reading faces", "finding neighbours", "clustering", "writing persons")  # as `cluster_all` announces them
+SEED_FROM = 1000  # faces: a person this large takes part in `assign_persons` by its centroid, not face by face
 
 
 class PhaseClock:
@@ -91,7 +94,10 @@ class Recluster:
         can found persons, join them, or join two persons it bridges, and it does not depend on the order the
         faces came in. Corrections and the photo rule hold as in `cluster_all`. Returns face id -> person id.
 
-        Its cost grows with the persons the batch touches; for one face at a time, `assign_person` is quicker.
+        A person of `SEED_FROM` faces or more (a child in a family library: 100,000 faces) is not read: with
+        average linkage it takes part as one group, from the centroid its record keeps, and stays as it is but
+        for the faces that join it. Its cost grows with the persons the batch touches; for one face at a time,
+        `assign_person` is quicker.
         """
         settings = (settings or self.settings).with_(**changes)
         wanted = set(face_ids)
@@ -101,12 +107,19 @@ class Recluster:
         hits = self.collection.search(new.vectors, limit=settings.neighbours + 1, threshold=settings.lowest_threshold)
         touched = sorted({hit.payload.get("person_id") for found in hits for hit in found} - {None}
                          | {person for person in new.person_ids if person})
-        if touched:
-            members = self.collection.read_faces(where={"person_id": touched})
+        large = self._large(touched, settings) if settings.method == "average" else {}
+        read = [person for person in touched if person not in large]
+        if read:
+            members = self.collection.read_faces(where={"person_id": read})
             others = np.array([i for i, face_id in enumerate(members.face_ids) if face_id not in wanted], np.int64)
-            new = FaceArrays.joined(members.rows(others), new)
-        person_of, _ = self._recluster(new, settings, PhaseClock(), scope=touched)
+            new, hits = FaceArrays.joined(members.rows(others), new), [[]] * len(others) + hits
+        beside = Beside.of(large, hits, new.quality, settings) if large else None
+        person_of, _ = self._recluster(new, settings, PhaseClock(), scope=touched, beside=beside)
         return {face_id: person for face_id, person in zip(new.face_ids, person_of) if face_id in wanted}
+
+    def _large(self, person_ids: list[str], settings: ClusterSettings) -> dict[str, dict]:
+        """The persons of `SEED_FROM` faces or more among `person_ids`, with their centroids."""
+        return {p: c for p, c in self._centroids(person_ids, settings).items() if c["count"] >= SEED_FROM}
 
     def without_not_faces(self, faces: FaceArrays) -> FaceArrays:
         """`faces` less those a person said are not faces (`Corrections.mark_not_a_face`), which no person holds."""
@@ -115,28 +128,42 @@ class Recluster:
 
     def _recluster(self, faces: FaceArrays, settings: ClusterSettings, clock: PhaseClock,
                    scope: list[str] | None = None, phase: Callable[[str], None] = lambda step: None,
-                   ) -> tuple[list[str], dict]:
-        """Cluster `faces` (all of the collection, or of the persons in `scope` with new faces), carry person ids
-        over, and write what changed; returns each face's person and what the run did."""
+                   beside: Beside | None = None) -> tuple[list[str], dict]:
+        """Cluster `faces` (all of the collection, or of the persons in `scope` with new faces, and `beside` the
+        large ones of those, unread), carry person ids over, and write what changed; returns each face's person and
+        what the run did."""
         known, pinned_persons = self.clustering_input(faces)
         phase(CLUSTER_PHASES[1])
         graph, graph_kind = self._neighbour_graph(faces, settings, whole_collection=scope is None)
         clock.lap("neighbour_graph")
         phase(CLUSTER_PHASES[2])
-        labels = clustering.cluster(graph, known, settings) if len(faces) else np.zeros(0, np.int64)
+        reserved, seed_labels = {}, np.zeros(0, np.int64)
+        if beside is not None:
+            number = {person_id: n for n, person_id in enumerate(pinned_persons)}
+            seed_pins = np.array([number.get(p, len(pinned_persons) + i) for i, p in enumerate(beside.person_ids)])
+            nodes = clustering.renumber(clustering.cluster_beside(graph, known, beside.seeds, beside.edges, seed_pins,
+                                                                  settings))
+            labels, seed_labels = nodes[: len(faces)], nodes[len(faces) :]
+            reserved = dict(zip(seed_labels.tolist(), beside.person_ids))
+        else:
+            labels = clustering.cluster(graph, known, settings) if len(faces) else np.zeros(0, np.int64)
         clock.lap("clustering")
         phase(CLUSTER_PHASES[3])
-        reserved = {int(labels[i]): pinned_persons[known.pins[i]] for i in np.flatnonzero(known.pins >= 0)}
+        reserved |= {int(labels[i]): pinned_persons[known.pins[i]] for i in np.flatnonzero(known.pins >= 0)}
         unfinished = self.records.journal.made_by_interrupted_run()  # ids a run cut short made: free for the same clusters
         ids = carry_over_ids(labels, faces.face_ids, faces.person_ids, reserved,
                              in_use=lambda candidates: self.records.held(candidates) - unfinished)
         person_of = [ids[label] for label in labels]
         confidence = confidences(faces.vectors, labels)
+        large = centroids.person_centroids(labels, faces.vectors, faces.quality, settings)
+        if beside is not None:  # a large person's faces are its centroid's and those that joined it
+            confidence, grown = beside.joined(labels, seed_labels, faces, confidence, settings)
+            large |= grown
         clock.lap("person_ids")
         self.collection.store.check_space(len(faces) * FACE_BYTES, "recluster")  # before the first write: all or nothing
         # new records first, stale ones last: at no moment does a face name a person without a record
-        large = centroids.person_centroids(labels, faces.vectors, faces.quality, settings)
-        plan = self.records.prepare(faces.face_ids, person_of, confidence, settings.to_dict(), scope=scope)
+        plan = self.records.prepare(faces.face_ids, person_of, confidence, settings.to_dict(), scope=scope,
+                                    kept=beside.person_ids if beside else ())
         written = self.collection.write_assignments(faces, person_of, confidence)
         self.records.finish(plan, {ids[label]: centroid for label, centroid in large.items()})
         clock.lap("payload_writes")
@@ -245,3 +272,49 @@ class Recluster:
         approximate = neighbours.is_approximate(len(faces), settings.approximate)
         return (neighbours.neighbour_graph(faces.vectors, threshold=threshold, k=settings.neighbours,
                                            approximate=approximate), "approximate" if approximate else "exact")
+
+
+@dataclass(frozen=True)
+class Beside:
+    """The large persons a batch of faces is clustered beside (`assign_persons`), unread: their centroids, and
+    each face's link to them (its shifted similarity to the nearest of their faces among its neighbours)."""
+
+    person_ids: list[str]
+    stored: list[dict]  # their centroids, as their records keep them
+    seeds: Seeds
+    edges: coo_matrix  # faces x persons
+
+    @classmethod
+    def of(cls, large: dict[str, dict], hits: list[list], quality: np.ndarray, settings: ClusterSettings) -> Beside:
+        person_ids = sorted(large)
+        column = {p: n for n, p in enumerate(person_ids)}
+        best: dict[tuple[int, int], float] = {}
+        for row, found in enumerate(hits):
+            for hit in found:
+                if (person := hit.payload.get("person_id")) in column:
+                    shift = settings.similarity_shift(quality[row], hit.payload["quality_score"]) if settings.poor_threshold is not None else 0.0
+                    key = (row, column[person])
+                    best[key] = max(best.get(key, -np.inf), float(hit.score + shift))
+        keys = np.array(list(best), np.int64).reshape(-1, 2)
+        edges = coo_matrix((list(best.values()), (keys[:, 0], keys[:, 1])), shape=(len(hits), len(person_ids)))
+        stored = [large[p] for p in person_ids]
+        seeds = Seeds(np.array([centroids.vector_sum(c) for c in stored]), np.array([c["count"] for c in stored]),
+                      np.array([c["levels"] for c in stored], np.int64))
+        return cls(person_ids, stored, seeds, edges)
+
+    def joined(self, labels: np.ndarray, seed_labels: np.ndarray, faces: FaceArrays, confidence: np.ndarray,
+               settings: ClusterSettings) -> tuple[np.ndarray, dict[int, dict]]:
+        """The confidence of the faces that joined a large person (towards all its faces), and its centroid grown
+        by them, by label."""
+        confidence, grown = confidence.copy(), {}
+        for label, stored in zip(seed_labels.tolist(), self.stored):
+            rows = np.flatnonzero(labels == label)
+            if not len(rows):
+                continue
+            part = centroids.of_faces(faces.vectors[rows], faces.quality[rows], settings.quality_range)
+            total = centroids.vector_sum(stored) + centroids.vector_sum(part)
+            own = faces.vectors[rows].astype(np.float64)
+            confidence[rows] = confidence_towards(own, total[None] - own)
+            grown[label] = centroids.centroid(total, stored["count"] + part["count"],
+                                              np.add(stored["levels"], part["levels"]), settings.quality_range)
+        return confidence, grown

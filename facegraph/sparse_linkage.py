@@ -3,37 +3,69 @@
 Two groups of faces join when an edge of the graph links them and their faces are, on average over every pair of
 them, at least τ alike. That average needs no matrix: for unit vectors it is the dot product of the two groups'
 vector sums over |A|·|B|, and the quality-aware shift adds up the same way over a histogram of quality levels.
-Groups merge in rounds: every two groups that are each other's most alike neighbour merge at once (reciprocal
-nearest neighbours, as in RAC: Sumengen et al., "Scaling Hierarchical Agglomerative Clustering to Billion-sized
-Datasets", 2021), which on a complete graph gives exactly the groups of scipy's average linkage cut at τ.
+
+Groups merge in rounds. With `epsilon` 0, every two groups that are each other's most alike neighbour merge at
+once (reciprocal nearest neighbours, as in RAC: Sumengen et al., "Scaling Hierarchical Agglomerative Clustering to
+Billion-sized Datasets", 2021), which on a complete graph gives exactly the groups of scipy's average linkage cut
+at τ. But a large person then takes one neighbour a round, and a round reads every edge: 20,000 faces of one
+person took six minutes. So, as in approximate HAC (Dhulipala et al., "Hierarchical Agglomerative Graph Clustering
+in Nearly-Linear Time", ICML 2021; "TeraHAC", 2024), a merge need only be (1+ε)-good: its linkage is within a
+factor 1 + ε of the best linkage either side has. Each round every group points at its most alike neighbour
+among its good edges, and a group (the hub) takes at once every group that points at it (its leaves): a star. A
+star is checked as a whole: each leaf's linkage to the rest of its star must still reach τ and be good, or the
+leaf waits a round. So a large person takes a whole band of its neighbours a round, and a part of any size is
+linked in a few hundred rounds.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy.sparse import csr_matrix, triu
 
 QUALITY_LEVELS = 32  # quality-aware shifts are summed per level: at most (τ - poor_threshold) / 64 off
-PAIR_BLOCK = 65536  # group pairs compared a step
+PAIR_BLOCK = 1024  # group pairs compared a step
+EPSILON = 0.1  # how far below the best linkage of either side a merge may be: see `evaluation.linkage_epsilon`
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Groups that exist before the linkage starts (large persons, from the centroids their records keep), one
+    node each after the faces: their vector sums, face counts and faces per quality level."""
+
+    sums: np.ndarray  # (m, d)
+    counts: np.ndarray  # (m,)
+    levels: np.ndarray  # (m, QUALITY_LEVELS + 1)
 
 
 class _Groups:
-    """The groups of faces while they merge: sizes, vector sums (of groups of two or more faces) and quality
-    histograms, each group named by its first face."""
+    """The groups of faces while they merge: sizes, vector sums (of groups of two or more faces, in rows of `sums`
+    allocated as groups grow) and quality histograms, each group named by its first face (or seed)."""
 
-    def __init__(self, vectors: np.ndarray, group: np.ndarray, level: np.ndarray, shifts: np.ndarray):
-        n = len(vectors)
+    def __init__(self, vectors: np.ndarray, group: np.ndarray, level: np.ndarray, shifts: np.ndarray,
+                 seeds: Seeds | None = None):
+        n, faces = len(group), len(vectors)
         self.vectors, self.group = vectors, group
-        self.size = np.bincount(group, minlength=n)
+        self.size = np.bincount(group[:faces], minlength=n)
         self.levels = np.zeros((n, len(shifts)), dtype=np.int32)
-        np.add.at(self.levels, (group, level), 1)
+        np.add.at(self.levels, (group[:faces], level), 1)
         self.pair_shift = shifts[np.minimum.outer(np.arange(len(shifts)), np.arange(len(shifts)))]
         self.row_of = np.full(n, -1)
-        multi = np.flatnonzero(self.size > 1)
-        self.row_of[multi] = np.arange(len(multi))
-        self.sums = np.zeros((len(multi), vectors.shape[1]))
-        members = np.flatnonzero(self.size[group] > 1)
+        self.sums = np.zeros((16, vectors.shape[1]))
+        self.used = 0
+        summed = self.size > 1  # a group of one face is summed by its vector; a seed's group always has a row
+        if seeds is not None:
+            np.add.at(self.size, group[faces:], seeds.counts)
+            np.add.at(self.levels, group[faces:], seeds.levels)
+            summed[group[faces:]] = True
+        multi = np.flatnonzero(summed)
+        self._new_rows(multi, np.zeros((len(multi), vectors.shape[1])))
+        members = np.flatnonzero(self.row_of[group[:faces]] >= 0)
         np.add.at(self.sums, self.row_of[group[members]], vectors[members])
+        if seeds is not None:
+            np.add.at(self.sums, self.row_of[group[faces:]], seeds.sums)
 
     def sum_of(self, ids: np.ndarray) -> np.ndarray:
         out = np.empty((len(ids), self.vectors.shape[1]))
@@ -48,42 +80,79 @@ class _Groups:
         result = np.empty(len(a))
         for start in range(0, len(a), PAIR_BLOCK):
             x, y = a[start : start + PAIR_BLOCK], b[start : start + PAIR_BLOCK]
-            dots = np.einsum("ij,ij->i", self.sum_of(x), self.sum_of(y))
-            shift = np.einsum("ij,ij->i", self.levels[x] @ self.pair_shift, self.levels[y])
-            result[start : start + PAIR_BLOCK] = (dots + shift) / (self.size[x] * self.size[y])
+            result[start : start + PAIR_BLOCK] = self._linkage(self.sum_of(x), self.levels[x], self.size[x],
+                                                               self.sum_of(y), self.levels[y], self.size[y])
         return result
 
-    def merge(self, keep: np.ndarray, gone: np.ndarray) -> np.ndarray:
-        """Merge each group gone[i] into keep[i]; returns the map from old group names to new ones."""
-        merged = self.sum_of(keep) + self.sum_of(gone)
-        self.size[keep] += self.size[gone]
-        self.levels[keep] += self.levels[gone]
-        self.levels[gone] = 0
-        others = np.flatnonzero(self.row_of >= 0)
-        others = others[~np.isin(others, np.r_[keep, gone])]
-        self.sums = np.concatenate([self.sums[self.row_of[others]], merged])
-        self.row_of[:] = -1
-        self.row_of[others] = np.arange(len(others))
-        self.row_of[keep] = len(others) + np.arange(len(keep))
+    def star_linkage(self, hubs: np.ndarray, leaves: np.ndarray) -> np.ndarray:
+        """For each leaf[i] of a star around hubs[i]: its average shifted cosine to the rest of the star."""
+        stars, star = np.unique(hubs, return_inverse=True)
+        total, levels = self.sum_of(stars), self.levels[stars].copy()
+        np.add.at(total, star, self.sum_of(leaves))
+        np.add.at(levels, star, self.levels[leaves])
+        size = self.size[stars] + np.bincount(star, weights=self.size[leaves], minlength=len(stars)).astype(np.int64)
+        result = np.empty(len(leaves))
+        for start in range(0, len(leaves), PAIR_BLOCK):
+            x, s = leaves[start : start + PAIR_BLOCK], star[start : start + PAIR_BLOCK]
+            own, own_levels = self.sum_of(x), self.levels[x]
+            result[start : start + PAIR_BLOCK] = self._linkage(own, own_levels, self.size[x], total[s] - own,
+                                                               levels[s] - own_levels, size[s] - self.size[x])
+        return result
+
+    def _linkage(self, sum_a, levels_a, size_a, sum_b, levels_b, size_b) -> np.ndarray:
+        dots = np.einsum("ij,ij->i", sum_a, sum_b)
+        shift = np.einsum("ij,ij->i", levels_a @ self.pair_shift, levels_b)
+        return (dots + shift) / (size_a * size_b)
+
+    def merge(self, hubs: np.ndarray, leaves: np.ndarray) -> np.ndarray:
+        """Merge each group leaves[i] into hubs[i] (a hub may take several); returns the map from old group names
+        to new ones."""
+        added = self.sum_of(leaves)
+        lone = np.unique(hubs[self.row_of[hubs] < 0])
+        self._new_rows(lone, self.vectors[lone])
+        np.add.at(self.sums, self.row_of[hubs], added)
+        np.add.at(self.size, hubs, self.size[leaves])
+        np.add.at(self.levels, hubs, self.levels[leaves])
+        self.levels[leaves] = 0
+        self.row_of[leaves] = -1
+        if self.used > 2 * np.count_nonzero(self.row_of >= 0) + 1024:  # rows of merged groups: reuse the space
+            live = np.flatnonzero(self.row_of >= 0)
+            rows = self.sums[self.row_of[live]]
+            self.used, self.row_of[live] = 0, -1
+            self._new_rows(live, rows)
         rename = np.arange(len(self.size))
-        rename[gone] = keep
+        rename[leaves] = hubs
         self.group = rename[self.group]
         return rename
+
+    def _new_rows(self, ids: np.ndarray, sums: np.ndarray) -> None:
+        if self.used + len(ids) > len(self.sums):
+            grown = np.zeros((max(2 * len(self.sums), self.used + len(ids)), self.sums.shape[1]))
+            grown[: self.used] = self.sums[: self.used]
+            self.sums = grown
+        self.row_of[ids] = self.used + np.arange(len(ids))
+        self.sums[self.used : self.used + len(ids)] = sums
+        self.used += len(ids)
 
 
 def average_linkage(graph: csr_matrix, vectors: np.ndarray, threshold: float, *, pins: np.ndarray,
                     photos: np.ndarray, level: np.ndarray, shifts: np.ndarray,
-                    apart: np.ndarray | None = None) -> np.ndarray:
+                    apart: np.ndarray | None = None, epsilon: float | None = None,
+                    on_round: Callable[[np.ndarray, np.ndarray], None] | None = None,
+                    seeds: Seeds | None = None) -> np.ndarray:
     """A group label per face. `level[i]` is face i's quality level and `shifts[k]` what a pair whose poorer face
     is at level k adds to its cosine; faces with one pin start as one group, and two groups holding different
-    pins, a face each of one photo, or a face each of a pair in `apart` (m, 2) never join."""
-    n = len(vectors)
+    pins, a face each of one photo, or a face each of a pair in `apart` (m, 2) never join. `epsilon` (None:
+    `EPSILON`) 0 links exactly; above it, every merge is (1+ε)-good (see the module's docstring). `on_round(hubs, leaves)` is told
+    each round's merges (group leaves[i] into hubs[i], each group named by a face), to check them. `seeds`: groups
+    that exist already, nodes len(vectors) + i of the graph (and of `pins` and `photos`), as large as they are."""
+    n, epsilon = graph.shape[0], EPSILON if epsilon is None else epsilon
     group = np.arange(n)
     pinned = np.flatnonzero(pins >= 0)
     order = pinned[np.lexsort((pinned, pins[pinned]))]
     firsts = np.r_[True, pins[order][1:] != pins[order][:-1]] if len(order) else np.zeros(0, bool)
     group[order] = order[firsts][np.cumsum(firsts) - 1]
-    groups = _Groups(vectors, group, level, shifts)
+    groups = _Groups(vectors, group, level, shifts, seeds)
     pin = np.full(n, -1)
     pin[group[pinned]] = pins[pinned]
     photo_pairs = _same_photo_pairs(photos)
@@ -95,19 +164,108 @@ def average_linkage(graph: csr_matrix, vectors: np.ndarray, threshold: float, *,
     similarity = groups.similarity(a, b)
     while True:
         first, second = groups.group[photo_pairs[:, 0]], groups.group[photo_pairs[:, 1]]
-        apart = np.minimum(first, second) * n + np.maximum(first, second)
-        allowed = ((similarity >= threshold) & ~np.isin(a * n + b, apart)
+        kept_apart = np.minimum(first, second) * n + np.maximum(first, second)
+        allowed = ((similarity >= threshold) & ~np.isin(a * n + b, kept_apart)
                    & ~((pin[a] >= 0) & (pin[b] >= 0) & (pin[a] != pin[b])))
-        keep, gone = _reciprocal_pairs(a, b, similarity, np.flatnonzero(allowed), n)
-        if not len(keep):
+        candidates = np.flatnonzero(allowed)
+        best = np.full(n, -np.inf)
+        np.maximum.at(best, a[candidates], similarity[candidates])
+        np.maximum.at(best, b[candidates], similarity[candidates])
+        bar = np.maximum(_within(best, epsilon), threshold)  # what a merge of each group must reach
+        hubs, leaves = _stars(a, b, similarity, candidates, bar, groups.size, n, exact=epsilon == 0)
+        if not len(leaves):
             return groups.group
-        pin[keep] = np.maximum(pin[keep], pin[gone])
-        rename = groups.merge(keep, gone)
+        hubs, leaves = _checked(groups, hubs, leaves, bar, pin, kept_apart, n)
+        if on_round is not None:
+            on_round(hubs, leaves)
+        np.maximum.at(pin, hubs, pin[leaves])
+        rename = groups.merge(hubs, leaves)
         changed = np.zeros(n, dtype=bool)
-        changed[keep] = True
+        changed[hubs] = True
         a, b, similarity = _group_edges(rename[a], rename[b], n, similarity)
         redo = changed[a] | changed[b]
         similarity[redo] = groups.similarity(a[redo], b[redo])
+
+
+def _within(best: np.ndarray, epsilon: float) -> np.ndarray:
+    """The least linkage within a factor 1 + ε of `best` (on the side of less alike, whatever its sign)."""
+    return np.where(best >= 0, best / (1 + epsilon), best * (1 + epsilon))
+
+
+def _stars(a, b, similarity, candidates, bar, size, n, *, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A round's merges as (hub, leaf) pairs. Each group points at its most alike neighbour among the edges good
+    for both ends (ties by names, so the order is total); of two groups that point at each other, the smaller
+    (then the later named) is the leaf. A group leaves into the group it points at unless that one leaves too.
+    `exact`: only groups that point at each other merge (RAC)."""
+    good = candidates[(similarity[candidates] >= bar[a[candidates]]) & (similarity[candidates] >= bar[b[candidates]])]
+    ranked = good[np.lexsort((b[good], a[good], -similarity[good]))]
+    source, target = np.r_[a[ranked], b[ranked]], np.r_[b[ranked], a[ranked]]
+    rank = np.r_[np.arange(len(ranked)), np.arange(len(ranked))]
+    by_source = np.lexsort((rank, source))
+    first = np.r_[True, source[by_source][1:] != source[by_source][:-1]] if len(by_source) else np.zeros(0, bool)
+    points_at = np.full(n, -1)
+    points_at[source[by_source][first]] = target[by_source][first]
+    pointing = np.flatnonzero(points_at >= 0)
+    other = points_at[pointing]
+    mutual = points_at[other] == pointing
+    stays = mutual & ((size[pointing] > size[other]) | ((size[pointing] == size[other]) & (pointing < other)))
+    leaving = np.zeros(n, dtype=bool)
+    leaving[pointing[~stays]] = True
+    leaves = pointing[leaving[pointing] & ~leaving[points_at[pointing]]]
+    if exact:
+        leaves = leaves[points_at[points_at[leaves]] == leaves]
+    return points_at[leaves], leaves
+
+
+def _checked(groups: _Groups, hubs, leaves, bar, pin, kept_apart, n) -> tuple[np.ndarray, np.ndarray]:
+    """The star merges whose every leaf still reaches its bar and its hub's in the whole star, and whose leaves
+    hold neither different pins nor a face each of one photo; a leaf that fails waits a round (the leaf most
+    alike its hub never fails alone, so each star keeps at least that one)."""
+    while True:
+        crowded = np.bincount(hubs, minlength=n)[hubs] > 1
+        if not crowded.any():
+            return hubs, leaves
+        star_hubs, star_leaves = hubs[crowded], leaves[crowded]
+        linkage = groups.star_linkage(star_hubs, star_leaves)
+        fails = (linkage < bar[star_leaves]) | (linkage < bar[star_hubs]) | _conflicts(star_hubs, star_leaves, pin,
+                                                                                        kept_apart, n)
+        if not fails.any():
+            return hubs, leaves
+        top = _most_alike_leaf(groups, star_hubs, star_leaves)
+        top_fails = np.zeros(n, dtype=bool)
+        top_fails[star_hubs[fails & top]] = True  # that star is cut back to its top leaf
+        dropped = np.zeros(n, dtype=bool)
+        dropped[star_leaves[~top & (fails | top_fails[star_hubs])]] = True
+        keep = ~dropped[leaves]
+        hubs, leaves = hubs[keep], leaves[keep]
+
+
+def _most_alike_leaf(groups: _Groups, hubs, leaves) -> np.ndarray:
+    """Whether each leaf is the one most alike its hub (ties by names)."""
+    similarity = groups.similarity(hubs, leaves)
+    order = np.lexsort((leaves, -similarity, hubs))
+    top = np.zeros(len(leaves), dtype=bool)
+    top[order[np.r_[True, hubs[order][1:] != hubs[order][:-1]]]] = True
+    return top
+
+
+def _conflicts(hubs, leaves, pin, kept_apart, n) -> np.ndarray:
+    """Whether each leaf of a star is kept from another leaf of it: different pins, or a pair of faces of one
+    photo (or kept apart by an answer) between them (each against its hub was ruled out already)."""
+    clash = np.zeros(len(leaves), dtype=bool)
+    pinned = pin[leaves] >= 0
+    if pinned.any():
+        # two leaves of one hub with different pins: both wait
+        key = hubs[pinned] * (pin.max() + 2) + pin[leaves[pinned]]
+        per_hub = np.unique(np.unique(key) // (pin.max() + 2), return_counts=True)
+        several = per_hub[0][per_hub[1] > 1]
+        clash[pinned] = np.isin(hubs[pinned], several)
+    star_of = np.full(n, -1)
+    star_of[leaves] = hubs
+    first, second = kept_apart // n, kept_apart % n
+    between = (star_of[first] >= 0) & (star_of[first] == star_of[second])
+    clash |= np.isin(leaves, np.r_[first[between], second[between]])
+    return clash
 
 
 def _group_edges(a: np.ndarray, b: np.ndarray, n: int, similarity: np.ndarray | None = None) -> tuple:
@@ -117,21 +275,6 @@ def _group_edges(a: np.ndarray, b: np.ndarray, n: int, similarity: np.ndarray | 
     _, first = np.unique(a[between] * n + b[between], return_index=True)
     kept = np.flatnonzero(between)[first]
     return a[kept], b[kept], (None if similarity is None else similarity[kept])
-
-
-def _reciprocal_pairs(a, b, similarity, candidates, n) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of groups that are each other's most alike candidate neighbour (ties by names, so the order is total
-    and the most alike pair of all is always one); returns (first group, second group) with first < second."""
-    ranked = candidates[np.lexsort((b[candidates], a[candidates], -similarity[candidates]))]
-    source, target = np.r_[a[ranked], b[ranked]], np.r_[b[ranked], a[ranked]]
-    rank = np.r_[np.arange(len(ranked)), np.arange(len(ranked))]
-    by_source = np.lexsort((rank, source))
-    first = np.r_[True, source[by_source][1:] != source[by_source][:-1]] if len(by_source) else np.zeros(0, bool)
-    best = np.full(n, -1)
-    best[source[by_source][first]] = target[by_source][first]
-    keep = np.flatnonzero(best >= 0)
-    keep = keep[(best[best[keep]] == keep) & (keep < best[keep])]
-    return keep, best[keep]
 
 
 def _same_photo_pairs(photos: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import pytest
 
 from evaluation.labeled import load_labeled_set, main_face
 from evaluation.metrics import bcubed_scores
+from facegraph import clustering, recluster
 from facegraph.cluster_settings import ClusterSettings
 from facegraph.errors import (
     FaceNotFoundError, InvalidRequestError, NoFaceError, PersonNotFoundError, StoreLockedError,
@@ -394,7 +395,12 @@ def partition(graph) -> set[frozenset]:
     return {frozenset(faces) for faces in persons.values()}
 
 
-def test_batches_given_persons_together_get_the_persons_cluster_all_gives(graph):
+@pytest.mark.parametrize("seed_from", [None, 3], ids=["read", "large persons by centroid"])
+def test_batches_given_persons_together_get_the_persons_cluster_all_gives(graph, seed_from, monkeypatch):
+    beside, placed_beside = clustering.cluster_beside, []
+    if seed_from:  # persons of 3 faces or more take part by their centroids, unread, as a 100,000-face one does
+        monkeypatch.setattr(recluster, "SEED_FROM", seed_from)
+        monkeypatch.setattr(clustering, "cluster_beside", lambda *a: placed_beside.append(a[2]) or beside(*a))
     faces = graph.collection.read_faces()
     photos = sorted(set(faces.image_ids))
     for batch in range(3):  # as three imports, each a third of the photos
@@ -407,6 +413,7 @@ def test_batches_given_persons_together_get_the_persons_cluster_all_gives(graph)
     incremental = partition(graph)
     graph.cluster_all()
     assert partition(graph) == incremental
+    assert bool(placed_beside) == bool(seed_from) and (not seed_from or max(len(s.counts) for s in placed_beside) > 1)
 
 
 def test_merge_suggestions_never_propose_a_pair_a_split_separated(graph, labeled):
