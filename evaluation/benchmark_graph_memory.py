@@ -21,7 +21,7 @@ def graph_memory(kind: str, size: int) -> str:
     bar ("person": every pair of a dense person passes it) or of `size` random faces at τ 0 ("random": every pair
     passes): its seconds and that process's peak RSS, beside the peak of a process that only made the faces."""
     make = ("import numpy as np\n"
-            + ("from evaluation.benchmark_clustering import faces_of_persons\n"
+            + ("from evaluation.synthetic_faces import faces_of_persons\n"
                f"vectors = faces_of_persons(np.zeros({size}, dtype=np.int64), np.random.default_rng(2))\n"
                f"threshold = {DEFAULT.lowest_threshold}\n" if kind == "person" else
                f"vectors = np.random.default_rng(0).normal(size=({size}, 512)).astype(np.float32)\n"

@@ -5,7 +5,7 @@ nothing.
 
 The library is synthetic: the faces of `--photos` real photos of five_celebs (so every thumbnail is a real crop of a
 real photo), each face also stored under many more face ids of those photos, with vectors that make `--persons`
-persons of 1 to 40 faces (`benchmark_clustering.synthetic_faces`' shapes), a tenth of them named. It is served by
+persons of 1 to 40 faces (`synthetic_faces.synthetic_faces`' shapes), a tenth of them named. It is served by
 the review app itself (uvicorn on a loopback port, requests from this process over HTTP, one at a time), and it
 measures, each the median of `--repeat` runs:
 
@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from evaluation.benchmark_clustering import faces_of_persons
+from evaluation.synthetic_faces import faces_of_persons
 from evaluation.benchmark_pipeline import machine
 from evaluation.labeled import datasets_root
 from facegraph.collection import face_payload

@@ -3,7 +3,7 @@ import pytest
 
 from scipy.sparse import csr_matrix
 
-from evaluation.benchmark_clustering import synthetic_faces
+from evaluation.synthetic_faces import synthetic_faces
 from facegraph.cluster_settings import METHOD_NAMES, ClusterSettings
 from facegraph.clustering import METHODS, cluster, mutual
 from facegraph.vectors import confidences

@@ -6,7 +6,7 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import csr_matrix
 
-from evaluation.benchmark_clustering import synthetic_faces
+from evaluation.synthetic_faces import synthetic_faces
 from evaluation.metrics import bcubed_scores
 from facegraph import clustering
 from facegraph.cluster_settings import ClusterSettings
