@@ -55,8 +55,8 @@ from scipy.sparse.csgraph import connected_components
 from evaluation.benchmark_pipeline import machine
 from evaluation.incremental import synthetic_payload
 from evaluation.metrics import bcubed_scores
-from evaluation.synthetic_faces import (LIBRARIES, Library, face_keys, library_sizes, newcomers,
-                                        print_spread, synthetic_faces, synthetic_library)
+from evaluation.synthetic_faces import (LIBRARIES, Library, day_faces, face_keys, library_sizes, newcomers,
+                                        print_spread, synthetic_faces, synthetic_library, with_a_day)
 from facegraph import clustering, neighbours, sparse_linkage
 from facegraph.cluster_settings import ClusterSettings
 from facegraph.constraints import Faces
@@ -197,23 +197,34 @@ def linkage_epsilon(epsilon: float):
 
 
 def cluster_in_child(store_path: str) -> dict:
-    """`cluster_all` at the default in a fresh process over the store: its figures, that process's peak RSS, and
-    the peak RSS within each phase (sampled every 0.2 s), to see which phase holds the memory. The peak is the
-    process's own (VmHWM): its getrusage maxrss would start from this process's, which it keeps across exec."""
+    """`cluster_all` at the default in a fresh process over the store (`in_child`): its figures too."""
+    return in_child(store_path, "report = graph.cluster_all(phase=mark).to_dict()")
+
+
+def in_child(store_path: str, work: str, setup: str = "") -> dict:
+    """Python code run on the store in a fresh process, as a user's command runs: `work` sets `report` (a dict)
+    from `graph`, passing `mark` as its phase callback. Returns `report` with the seconds it took in all and in
+    each phase marked, that process's peak RSS, and its peak RSS within each phase (sampled every 0.2 s). The
+    peak is the process's own (VmHWM): its getrusage maxrss would start from this process's, kept across exec."""
     code = ("import json, os, threading, time\n"
             "from facegraph.persons import FaceGraph\n"
-            "peaks, current, page = {}, ['opening the store'], os.sysconf('SC_PAGE_SIZE')\n"
+            f"{setup}\n"
+            "peaks, current, page, times = {}, ['opening the store'], os.sysconf('SC_PAGE_SIZE'), []\n"
             "def sample():\n"
             "    while True:\n"
             "        rss = int(open('/proc/self/statm').read().split()[1]) * page  # resident pages\n"
             "        peaks[current[0]] = max(peaks.get(current[0], 0), rss); time.sleep(0.2)\n"
+            "def mark(step):\n"
+            "    current[0] = step; times.append((step, time.perf_counter()))\n"
             "threading.Thread(target=sample, daemon=True).start()\n"
             f"graph = FaceGraph({store_path!r}, pipeline=lambda: None)\n"
-            "start = time.perf_counter(); report = graph.cluster_all(phase=lambda step: current.__setitem__(0, step))\n"
-            "total = time.perf_counter() - start; time.sleep(0.3)\n"
+            "start = time.perf_counter(); times.append(('before its first phase', start))\n"
+            f"{work}\n"
+            "total = time.perf_counter() - start; times.append(('end', start + total)); time.sleep(0.3)\n"
             "graph.close()\n"
             "hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
-            "print(json.dumps(report.to_dict() | {'total': total, 'peak_rss_kib': int(hwm.split()[1]), "
+            "phases = {a[0]: round(b[1] - a[1], 2) for a, b in zip(times, times[1:])}\n"
+            "print(json.dumps(report | {'total': total, 'phase_seconds': phases, 'peak_rss_kib': int(hwm.split()[1]), "
             "'peak_rss_gib_by_phase': {k: round(v / 2**30, 2) for k, v in peaks.items()}}))\n")
     output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
@@ -257,21 +268,89 @@ def server_path(vectors: np.ndarray, rows: np.ndarray, exact: list[set], url: st
     return f"{seconds:.0f}s for {len(vectors)} faces, recall {recall(knn, rows, exact):.4f}"
 
 
-def library_run(name: str, scale: float) -> None:
+def library_run(name: str, scale: float, day: int = 0) -> None:
     """A synthetic library of `name`'s persons at `scale`: its shape, `cluster_all` at the default in a fresh
-    process over the embedded store, and the persons it found against the synthetic ones."""
+    process over the embedded store, and the persons it found against the synthetic ones; then, with `day`, a
+    day's `day` new photos placed in it (`day_run`)."""
     start = time.perf_counter()
     rng = np.random.default_rng(0)
-    library = synthetic_library(library_sizes(name, scale, rng), rng)
+    sizes = library_sizes(name, scale, rng)
+    sizes, day_labels = with_a_day(sizes, day, rng) if day else (sizes, np.zeros(0, np.int64))
+    everything = synthetic_library(sizes, rng)
+    today = day_faces(everything.labels, day_labels, rng)
+    library = everything.rows(~today)
     print_library(name, scale, library, time.perf_counter() - start)
     print_spread(library)
     with tempfile.TemporaryDirectory() as folder:
-        with FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
+        store = f"{folder}/store"
+        with FaceGraph(store=EmbeddedStore(store), pipeline=lambda: None) as graph:
             start = time.perf_counter()
             fill_store(graph, library.vectors, library.face_ids, library.quality)
             print(f"upsert into Qdrant Edge: {time.perf_counter() - start:.0f}s")
-        print_cluster_run(cluster_in_child(folder))
-        print_persons_found(library, persons_in_store(folder, library.face_ids))
+        print_cluster_run(cluster_in_child(store))
+        print_persons_found(library, persons_in_store(store, library.face_ids))
+        if day:
+            day_run(store, library, everything.rows(today), day, folder)
+
+
+# ---- a day's new photos, placed in a clustered library -----------------------------------------------------------
+
+def day_run(store: str, library: Library, new: Library, photos: int, folder: str) -> None:
+    """A day's `photos` new photos (the faces `new`, dealt into photos so that no photo holds a person twice) added
+    to the clustered library with `add_photos(assign=True)` in a fresh process, against the same into an empty
+    store; then how the faces were placed: against the synthetic persons, and against a full `cluster_all` after."""
+    photo = np.empty(len(new.labels), np.int64)
+    photo[np.argsort(new.labels, kind="stable")] = np.arange(len(new.labels)) % photos  # a person's faces: apart
+    np.savez(f"{folder}/day.npz", vectors=new.vectors, quality=new.quality, photo=photo)
+    work = (f"added = graph.add_photos(day_photos(np.load({folder + '/day.npz'!r})), assign=True, phase=mark); "
+            "report = {'faces': len(added.new_face_ids)}")
+    setup = "import numpy as np\nfrom evaluation.benchmark_clustering import day_photos"
+    full = in_child(store, work, setup)
+    empty = in_child(f"{folder}/empty", work, setup)
+    print(f"a day: {photos} photos, {len(new.labels)} faces ({np.isin(new.labels, library.labels).mean():.0%} of "
+          f"persons in the library) placed by add_photos(assign=True) in a fresh process: {full['total']:.1f}s into the "
+          f"{len(library.labels)}-face store ({phases(full)}; peak RSS {full['peak_rss_kib'] / 2**20:.2f} GiB), "
+          f"{empty['total']:.1f}s into an empty one ({phases(empty)}): {full['total'] / empty['total']:.1f}x")
+    face_ids = library.face_ids + day_face_ids(photo)
+    labels = np.r_[library.labels, new.labels]
+    placed = person_ids_in_store(store)
+    print_placement("placed", labels, [placed[f] for f in face_ids], len(library.labels))
+    print_cluster_run(cluster_in_child(store))
+    again = person_ids_in_store(store)
+    print_placement("after a full cluster_all", labels, [again[f] for f in face_ids], len(library.labels))
+    day = face_ids[len(library.labels):]
+    print(f"  the day's faces whose person a full cluster_all keeps: "
+          f"{np.mean([placed[f] == again[f] for f in day]):.2%} of {len(day)}")
+
+
+def day_photos(day) -> list[PhotoFaces]:
+    """The day's photos, from the arrays `day_run` saved: each face's vector, quality and photo number."""
+    face_ids, faces = day_face_ids(day["photo"]), {}
+    for face_id, number, vector, quality in zip(face_ids, day["photo"], day["vectors"], day["quality"]):
+        image_id = face_id.rsplit("_face", 1)[0]
+        faces.setdefault(int(number), []).append(Face(face_id, image_id, (10, 10, 90, 110), np.zeros((5, 2), np.float32),
+                                                      0.9, vector, float(quality)))
+    return [PhotoFaces(f"/synthetic/day/{number}.jpg", found[0].image_id, 640, 480, found)
+            for number, found in sorted(faces.items())]
+
+
+def day_face_ids(photo: np.ndarray) -> list[str]:
+    """The face ids of the day's faces, given each one's photo number (in the order of the faces)."""
+    place = np.zeros(len(photo), np.int64)
+    order = np.argsort(photo, kind="stable")
+    place[order] = np.arange(len(photo)) - np.searchsorted(photo[order], photo[order])
+    return [f"day{number:013x}_face{n}" for number, n in zip(photo.tolist(), place.tolist())]
+
+
+def phases(run: dict) -> str:
+    return ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in run["phase_seconds"].items())
+
+
+def print_placement(when: str, labels: np.ndarray, person_ids: list, library_faces: int) -> None:
+    found = np.unique([p or f"alone {n}" for n, p in enumerate(person_ids)], return_inverse=True)[1].reshape(-1)
+    day = slice(library_faces, None)
+    print(f"  {when}: BCubed F1 of all faces {bcubed_scores(labels, found)[2]:.4f}, of the day's faces among "
+          f"themselves {bcubed_scores(labels[day], found[day])[2]:.4f}")
 
 
 def print_library(name: str, scale: float, library: Library, seconds: float) -> None:
@@ -287,10 +366,15 @@ def print_library(name: str, scale: float, library: Library, seconds: float) -> 
 
 def persons_in_store(folder: str, face_ids: list[str]) -> np.ndarray:
     """The person of each of `face_ids` in the store, as labels (a face without a person alone in its own)."""
-    with FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
-        person_of = {point.payload["face_id"]: point.payload.get("person_id")
-                     for page in graph.store.scroll_pages(FACES, fields=["face_id", "person_id"]) for point in page}
+    person_of = person_ids_in_store(folder)
     return np.unique([person_of[face] or face for face in face_ids], return_inverse=True)[1].reshape(-1)
+
+
+def person_ids_in_store(folder: str) -> dict[str, str | None]:
+    """Every face's person id in the store."""
+    with FaceGraph(store=EmbeddedStore(folder), pipeline=lambda: None) as graph:
+        return {point.payload["face_id"]: point.payload.get("person_id")
+                for page in graph.store.scroll_pages(FACES, fields=["face_id", "person_id"]) for point in page}
 
 
 def print_persons_found(library: Library, found: np.ndarray) -> None:
@@ -331,6 +415,9 @@ def main() -> None:
     parser.add_argument("--library", choices=sorted(LIBRARIES),
                         help="only cluster a synthetic library of a million faces with a family's or a newsroom's "
                              "persons (see --scale)")
+    parser.add_argument("--day", type=int, default=0, metavar="PHOTOS",
+                        help="with --library: then add a day's new photos of 3 faces each (1000: 3,000 faces) and "
+                             "place them, timed, and against a full cluster_all")
     parser.add_argument("--scale", type=float, default=1.0,
                         help="with --library: every person's size times this (0.02: 20,000 faces, the largest person "
                              "of a family 2,000)")
@@ -342,7 +429,7 @@ def main() -> None:
             print(f"one person of {size} faces: {large_person(size, args.exact_linkage_limit)}")
         return
     if args.library:
-        library_run(args.library, args.scale)
+        library_run(args.library, args.scale, args.day)
         return
     start = time.perf_counter()
     extra = args.assign + 2 * args.ingest

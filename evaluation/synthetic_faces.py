@@ -77,6 +77,11 @@ class Library:
     photos: np.ndarray
     face_ids: list[str]
 
+    def rows(self, keep: np.ndarray) -> Library:
+        """The faces `keep` (a mask) picks."""
+        return Library(self.vectors[keep], self.labels[keep], self.quality[keep], self.photos[keep],
+                       [face_id for face_id, kept in zip(self.face_ids, keep) if kept])
+
 
 def library_sizes(name: str, scale: float, rng: np.random.Generator) -> np.ndarray:
     """The person sizes of library `name` at `scale` times a million faces: its own persons, then the long tail."""
@@ -217,3 +222,31 @@ def photo_face_keys(photos: np.ndarray, prefix: str = "") -> list[str]:
     """A face id (`{image_id}_face{n}`) per face, given each face's photo number, the faces sorted by photo."""
     place = np.arange(len(photos)) - np.searchsorted(photos, photos)  # the face's place in its photo
     return [f"{prefix}{photo:016x}_face{n}" for photo, n in zip(photos.tolist(), place.tolist())]
+
+
+def with_a_day(sizes: np.ndarray, photos: int, rng: np.random.Generator, *, faces_per_photo: int = 3,
+               new_share: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """The person sizes of a library and of a day's new photos together, and the day's faces as person labels:
+    `photos` photos of `faces_per_photo` faces, each face of a person of the library picked as often as it has
+    faces (a family photographs its children most), or, for `new_share` of them, of a new person of 1 to 10
+    faces. Make the faces of the sizes returned, then take `day_faces` out (`day_faces`)."""
+    count = photos * faces_per_photo
+    known = rng.choice(len(sizes), size=count - round(count * new_share), p=sizes / sizes.sum())
+    new_sizes = rng.integers(1, 11, size=count)
+    new_sizes = new_sizes[: int(np.searchsorted(np.cumsum(new_sizes), count - len(known))) + 1]
+    new_sizes[-1] -= new_sizes.sum() - (count - len(known))
+    labels = np.r_[known, np.repeat(len(sizes) + np.arange(len(new_sizes)), new_sizes)]
+    return np.r_[sizes + np.bincount(known, minlength=len(sizes)), new_sizes], rng.permutation(labels)
+
+
+def day_faces(labels: np.ndarray, day: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Which faces of a library made with `with_a_day`'s sizes are the day's: for each face of `day`, one face of
+    its person, at random."""
+    taken = np.zeros(len(labels), dtype=bool)
+    by_person, sizes = np.argsort(labels, kind="stable"), np.bincount(labels)
+    first = np.r_[0, np.cumsum(sizes)[:-1]]
+    wanted = np.bincount(day, minlength=len(sizes))
+    for person in np.flatnonzero(wanted):
+        members = by_person[first[person] : first[person] + sizes[person]]
+        taken[rng.choice(members, size=wanted[person], replace=False)] = True
+    return taken

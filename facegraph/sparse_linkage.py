@@ -49,9 +49,8 @@ class _Groups:
         n, faces = len(group), len(vectors)
         self.vectors, self.group = vectors, group
         self.size = np.bincount(group[:faces], minlength=n)
-        self.levels = np.zeros((n, len(shifts)), dtype=np.int32)
+        self.levels = np.zeros((n, len(shifts)))
         np.add.at(self.levels, (group[:faces], level), 1)
-        self.pair_shift = shifts[np.minimum.outer(np.arange(len(shifts)), np.arange(len(shifts)))]
         self.row_of = np.full(n, -1)
         self.sums = np.zeros((16, vectors.shape[1]))
         self.used = 0
@@ -66,6 +65,9 @@ class _Groups:
         np.add.at(self.sums, self.row_of[group[members]], vectors[members])
         if seeds is not None:
             np.add.at(self.sums, self.row_of[group[faces:]], seeds.sums)
+        # what each group's faces add to the shift of a pair, per quality level of the other side's faces: kept as
+        # the groups merge (it adds up), so a pair's shift is one dot product
+        self.shifting = self.levels @ shifts[np.minimum.outer(np.arange(len(shifts)), np.arange(len(shifts)))]
 
     def sum_of(self, ids: np.ndarray) -> np.ndarray:
         out = np.empty((len(ids), self.vectors.shape[1]))
@@ -80,7 +82,7 @@ class _Groups:
         result = np.empty(len(a))
         for start in range(0, len(a), PAIR_BLOCK):
             x, y = a[start : start + PAIR_BLOCK], b[start : start + PAIR_BLOCK]
-            result[start : start + PAIR_BLOCK] = self._linkage(self.sum_of(x), self.levels[x], self.size[x],
+            result[start : start + PAIR_BLOCK] = self._linkage(self.sum_of(x), self.shifting[x], self.size[x],
                                                                self.sum_of(y), self.levels[y], self.size[y])
         return result
 
@@ -94,15 +96,15 @@ class _Groups:
         result = np.empty(len(leaves))
         for start in range(0, len(leaves), PAIR_BLOCK):
             x, s = leaves[start : start + PAIR_BLOCK], star[start : start + PAIR_BLOCK]
-            own, own_levels = self.sum_of(x), self.levels[x]
-            result[start : start + PAIR_BLOCK] = self._linkage(own, own_levels, self.size[x], total[s] - own,
-                                                               levels[s] - own_levels, size[s] - self.size[x])
+            own = self.sum_of(x)
+            result[start : start + PAIR_BLOCK] = self._linkage(own, self.shifting[x], self.size[x], total[s] - own,
+                                                               levels[s] - self.levels[x], size[s] - self.size[x])
         return result
 
-    def _linkage(self, sum_a, levels_a, size_a, sum_b, levels_b, size_b) -> np.ndarray:
-        dots = np.einsum("ij,ij->i", sum_a, sum_b)
-        shift = np.einsum("ij,ij->i", levels_a @ self.pair_shift, levels_b)
-        return (dots + shift) / (size_a * size_b)
+    @staticmethod
+    def _linkage(sum_a, shifting_a, size_a, sum_b, levels_b, size_b) -> np.ndarray:
+        dots = np.einsum("ij,ij->i", sum_a, sum_b) + np.einsum("ij,ij->i", shifting_a, levels_b)
+        return dots / (size_a * size_b)
 
     def merge(self, hubs: np.ndarray, leaves: np.ndarray) -> np.ndarray:
         """Merge each group leaves[i] into hubs[i] (a hub may take several); returns the map from old group names
@@ -112,8 +114,9 @@ class _Groups:
         self._new_rows(lone, self.vectors[lone])
         np.add.at(self.sums, self.row_of[hubs], added)
         np.add.at(self.size, hubs, self.size[leaves])
-        np.add.at(self.levels, hubs, self.levels[leaves])
-        self.levels[leaves] = 0
+        for kept in (self.levels, self.shifting):
+            np.add.at(kept, hubs, kept[leaves])
+            kept[leaves] = 0
         self.row_of[leaves] = -1
         if self.used > 2 * np.count_nonzero(self.row_of >= 0) + 1024:  # rows of merged groups: reuse the space
             live = np.flatnonzero(self.row_of >= 0)
