@@ -270,12 +270,12 @@ def server_path(vectors: np.ndarray, rows: np.ndarray, exact: list[set], url: st
 
 def library_run(name: str, scale: float, day: int = 0) -> None:
     """A synthetic library of `name`'s persons at `scale`: its shape, `cluster_all` at the default in a fresh
-    process over the embedded store, and the persons it found against the synthetic ones; then, with `day`, a
-    day's `day` new photos placed in it (`day_run`)."""
+    process over the embedded store, and the persons it found against the synthetic ones; then, with `day`, two
+    days of `day` new photos placed in it (`day_run`)."""
     start = time.perf_counter()
     rng = np.random.default_rng(0)
     sizes = library_sizes(name, scale, rng)
-    sizes, day_labels = with_a_day(sizes, day, rng) if day else (sizes, np.zeros(0, np.int64))
+    sizes, day_labels = with_a_day(sizes, 2 * day, rng) if day else (sizes, np.zeros(0, np.int64))
     everything = synthetic_library(sizes, rng)
     today = day_faces(everything.labels, day_labels, rng)
     library = everything.rows(~today)
@@ -296,21 +296,24 @@ def library_run(name: str, scale: float, day: int = 0) -> None:
 # ---- a day's new photos, placed in a clustered library -----------------------------------------------------------
 
 def day_run(store: str, library: Library, new: Library, photos: int, folder: str) -> None:
-    """A day's `photos` new photos (the faces `new`, dealt into photos so that no photo holds a person twice) added
-    to the clustered library with `add_photos(assign=True)` in a fresh process, against the same into an empty
-    store; then how the faces were placed: against the synthetic persons, and against a full `cluster_all` after."""
+    """Two days of `photos` new photos each (the faces `new`, dealt into photos so that no photo holds a person
+    twice), each added to the clustered library with `add_photos(assign=True)` in a fresh process, against the
+    same into an empty store: the first day right after the library's `cluster_all` (so it also builds the search
+    index over that run's writes, once), the second as every later day. Then how the faces were placed: against
+    the synthetic persons, and against a full `cluster_all` after."""
     photo = np.empty(len(new.labels), np.int64)
-    photo[np.argsort(new.labels, kind="stable")] = np.arange(len(new.labels)) % photos  # a person's faces: apart
-    np.savez(f"{folder}/day.npz", vectors=new.vectors, quality=new.quality, photo=photo)
-    work = (f"added = graph.add_photos(day_photos(np.load({folder + '/day.npz'!r})), assign=True, phase=mark); "
-            "report = {'faces': len(added.new_face_ids)}")
+    photo[np.argsort(new.labels, kind="stable")] = np.arange(len(new.labels)) % (2 * photos)  # a person's: apart
     setup = "import numpy as np\nfrom evaluation.benchmark_clustering import day_photos"
-    full = in_child(store, work, setup)
-    empty = in_child(f"{folder}/empty", work, setup)
-    print(f"a day: {photos} photos, {len(new.labels)} faces ({np.isin(new.labels, library.labels).mean():.0%} of "
-          f"persons in the library) placed by add_photos(assign=True) in a fresh process: {full['total']:.1f}s into the "
-          f"{len(library.labels)}-face store ({phases(full)}; peak RSS {full['peak_rss_kib'] / 2**20:.2f} GiB), "
-          f"{empty['total']:.1f}s into an empty one ({phases(empty)}): {full['total'] / empty['total']:.1f}x")
+    for day, when in enumerate(("the first day, after the library's cluster_all", "a later day")):
+        faces = photo // photos == day
+        np.savez(f"{folder}/day{day}.npz", vectors=new.vectors[faces], quality=new.quality[faces], photo=photo[faces])
+        work = (f"added = graph.add_photos(day_photos(np.load({folder + f'/day{day}.npz'!r})), assign=True, "
+                "phase=mark); report = {'faces': len(added.new_face_ids)}")
+        full, empty = in_child(store, work, setup), in_child(f"{folder}/empty{day}", work, setup)
+        print(f"{when}: {photos} photos, {faces.sum()} faces ({np.isin(new.labels[faces], library.labels).mean():.0%} "
+              f"of persons in the library) placed by add_photos(assign=True) in a fresh process: {full['total']:.1f}s "
+              f"into the library ({phases(full)}; peak RSS {full['peak_rss_kib'] / 2**20:.2f} GiB), "
+              f"{empty['total']:.1f}s into an empty store ({phases(empty)}): {full['total'] / empty['total']:.1f}x")
     face_ids = library.face_ids + day_face_ids(photo)
     labels = np.r_[library.labels, new.labels]
     placed = person_ids_in_store(store)
@@ -319,7 +322,7 @@ def day_run(store: str, library: Library, new: Library, photos: int, folder: str
     again = person_ids_in_store(store)
     print_placement("after a full cluster_all", labels, [again[f] for f in face_ids], len(library.labels))
     day = face_ids[len(library.labels):]
-    print(f"  the day's faces whose person a full cluster_all keeps: "
+    print(f"  the days' faces whose person a full cluster_all keeps: "
           f"{np.mean([placed[f] == again[f] for f in day]):.2%} of {len(day)}")
 
 
@@ -416,8 +419,8 @@ def main() -> None:
                         help="only cluster a synthetic library of a million faces with a family's or a newsroom's "
                              "persons (see --scale)")
     parser.add_argument("--day", type=int, default=0, metavar="PHOTOS",
-                        help="with --library: then add a day's new photos of 3 faces each (1000: 3,000 faces) and "
-                             "place them, timed, and against a full cluster_all")
+                        help="with --library: then add two days of new photos of 3 faces each (1000: 3,000 faces a "
+                             "day) and place them, timed, and against a full cluster_all")
     parser.add_argument("--scale", type=float, default=1.0,
                         help="with --library: every person's size times this (0.02: 20,000 faces, the largest person "
                              "of a family 2,000)")

@@ -324,10 +324,12 @@ class Collection:
         fields = {"person_id": person_id} | ({"person_confidence": confidence} if confidence is not None or person_id is None else {})
         self.store.set_payload(FACES, face_ids, fields)
 
-    def write_assignments(self, faces: FaceArrays, person_of: list[str], confidence: np.ndarray) -> int:
-        """Write each face's person and confidence where either changed, a page at a time; returns how many."""
+    def write_assignments(self, faces: FaceArrays, person_of: list[str], confidence: np.ndarray,
+                          drift: float = 1e-6) -> int:
+        """Write each face's person and confidence where the person changed or the confidence moved by more than
+        `drift`, a page at a time; returns how many."""
         changed = [i for i in range(len(faces)) if faces.person_ids[i] != person_of[i]
-                   or not abs(faces.confidence[i] - confidence[i]) <= 1e-6]  # nan (none yet) counts as changed
+                   or not abs(faces.confidence[i] - confidence[i]) <= drift]  # nan (none yet) counts as changed
         for start in range(0, len(changed), PAGE):
             rows = changed[start : start + PAGE]
             self.store.set_payloads(FACES, [faces.face_ids[i] for i in rows], [

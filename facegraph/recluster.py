@@ -27,6 +27,10 @@ from facegraph.vectors import confidence_towards, confidences
 
 CLUSTER_PHASES = ("reading faces", "finding neighbours", "clustering", "writing persons")  # as `cluster_all` announces them
 SEED_FROM = 1000  # faces: a person this large takes part in `assign_persons` by its centroid, not face by face
+# A face is rewritten when its person changes, or its confidence by more than this: a write moves the point out of
+# the engine's search index (copy on write), and the next search re-indexes all that moved, so a day's faces must
+# not rewrite every face of the persons they join for a confidence that moved in the fourth decimal.
+CONFIDENCE_DRIFT = 0.005
 
 
 class PhaseClock:
@@ -164,7 +168,7 @@ class Recluster:
         # new records first, stale ones last: at no moment does a face name a person without a record
         plan = self.records.prepare(faces.face_ids, person_of, confidence, settings.to_dict(), scope=scope,
                                     kept=beside.person_ids if beside else ())
-        written = self.collection.write_assignments(faces, person_of, confidence)
+        written = self.collection.write_assignments(faces, person_of, confidence, drift=CONFIDENCE_DRIFT)
         self.records.finish(plan, {ids[label]: centroid for label, centroid in large.items()})
         clock.lap("payload_writes")
         return person_of, {"graph": graph_kind, "edges": clustering.undirected(graph).nnz // 2,
@@ -289,10 +293,11 @@ class Beside:
         person_ids = sorted(large)
         column = {p: n for n, p in enumerate(person_ids)}
         best: dict[tuple[int, int], float] = {}
+        shifted = settings.poor_threshold is not None  # quality-aware, as `clustering.linkable` shifts the graph
         for row, found in enumerate(hits):
             for hit in found:
                 if (person := hit.payload.get("person_id")) in column:
-                    shift = settings.similarity_shift(quality[row], hit.payload["quality_score"]) if settings.poor_threshold is not None else 0.0
+                    shift = settings.similarity_shift(quality[row], hit.payload["quality_score"]) if shifted else 0.0
                     key = (row, column[person])
                     best[key] = max(best.get(key, -np.inf), float(hit.score + shift))
         keys = np.array(list(best), np.int64).reshape(-1, 2)
