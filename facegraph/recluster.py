@@ -117,6 +117,10 @@ class Recluster:
             members = self.collection.read_faces(where={"person_id": read})
             others = np.array([i for i, face_id in enumerate(members.face_ids) if face_id not in wanted], np.int64)
             new, hits = FaceArrays.joined(members.rows(others), new), [[]] * len(others) + hits
+        for row, person in enumerate(new.person_ids):  # a face placed again is its person's no more
+            if person in large:
+                large[person] = centroids.with_face(large[person], new.vectors[row], new.quality[row], -1)
+        large = {p: c for p, c in large.items() if c["count"] > 0}  # all its faces in the batch: nothing unread
         beside = Beside.of(large, hits, new.quality, settings) if large else None
         person_of, _ = self._recluster(new, settings, PhaseClock(), scope=touched, beside=beside)
         return {face_id: person for face_id, person in zip(new.face_ids, person_of) if face_id in wanted}

@@ -416,6 +416,19 @@ def test_batches_given_persons_together_get_the_persons_cluster_all_gives(graph,
     assert bool(placed_beside) == bool(seed_from) and (not seed_from or max(len(s.counts) for s in placed_beside) > 1)
 
 
+def test_faces_placed_again_beside_large_persons_stay_where_cluster_all_put_them(graph, monkeypatch):
+    monkeypatch.setattr(recluster, "SEED_FROM", 3)  # persons of 3 faces or more take part by their centroids
+    graph.cluster_all()
+    before = partition(graph)
+    faces = graph.collection.read_faces()
+    graph.assign_persons(faces.face_ids[::2])  # half of every person again: the rest of each stays unread
+    assert partition(graph) == before
+    graph.assign_persons(faces.face_ids)  # every face: no person is left unread
+    assert partition(graph) == before
+    listed = {p["person_id"] for p in graph.list_persons(limit=1000)}
+    assert listed == set(assignments(graph).values())
+
+
 def test_merge_suggestions_never_propose_a_pair_a_split_separated(graph, labeled):
     from facegraph.constraints import Faces
     from facegraph.person_merges import suggest_merges
